@@ -1,0 +1,1 @@
+/* placeholder */ typedef int ls_placeholder_exec;

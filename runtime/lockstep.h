@@ -1,0 +1,105 @@
+/* lockstep.h - the Lockstep runtime: load, verify and run a program in caller-owned memory.
+ *
+ *   ls_program *p;  ls_error e;
+ *   if (ls_load_file("model.lsp", &p, &e)) { fprintf(stderr, "%s\n", e.msg); ... }
+ *   size_t n = ls_arena_bytes(p);                    // exact bytes a run needs
+ *   void *arena = aligned_alloc(LS_ARENA_ALIGN, n);  // yours: static, stack or heap
+ *   ls_arena_init(p, arena, n, &e);                  // constants in, once
+ *   memcpy(ls_tensor_data(p, arena, ls_tensor_find(p, "x")), x, bytes);
+ *   ls_run(p, arena, n, NULL, &info, &e);            // no malloc, no locks, no syscalls
+ *   const float *y = ls_tensor_data(p, arena, ls_tensor_find(p, "y"));
+ *
+ * Every program is verified when loaded (bounds, types, unit conflicts, stream timing), so
+ * ls_run cannot fault on a program that loaded. The cycle count is known at load time and
+ * every run reports exactly that count. */
+#ifndef LOCKSTEP_H
+#define LOCKSTEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "isa.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ls_status {
+  LS_OK = 0,
+  LS_ERR_FORMAT,  /* the file is not a well-formed program (truncated, corrupt, wrong version) */
+  LS_ERR_VERIFY,  /* well-formed, but breaks a rule of the machine */
+  LS_ERR_ARG,     /* a bad argument: arena too small or misaligned, unknown tensor */
+  LS_ERR_IO,      /* the file could not be read */
+  LS_ERR_NOMEM    /* loading ran out of memory */
+} ls_status;
+
+typedef struct ls_error {
+  ls_status status;
+  char msg[512];
+} ls_error;
+
+typedef struct ls_program ls_program;
+
+ls_status ls_load(const void *data, size_t len, ls_program **out, ls_error *err);
+ls_status ls_load_file(const char *path, ls_program **out, ls_error *err);
+void ls_free(ls_program *p);
+
+/* The program as decoded (target, tensors, queues). */
+const ls_prog *ls_program_image(const ls_program *p);
+uint64_t ls_cycles(const ls_program *p);       /* exact cycles of every run */
+uint64_t ls_instructions(const ls_program *p); /* instructions issued per run */
+
+#define LS_ARENA_ALIGN 64
+size_t ls_arena_bytes(const ls_program *p);
+/* Writes the program's constants into the arena and zeroes the rest. */
+ls_status ls_arena_init(const ls_program *p, void *arena, size_t bytes, ls_error *err);
+
+int ls_tensor_count(const ls_program *p);
+const ls_io *ls_tensor(const ls_program *p, int i);
+int ls_tensor_find(const ls_program *p, const char *name); /* -1 if none */
+/* Where tensor i lives inside the arena: write inputs there, read outputs from there. */
+void *ls_tensor_data(const ls_program *p, void *arena, int i);
+
+typedef enum ls_mode {
+  LS_MODE_FAST,    /* bulk kernels, zero-copy streams, threads */
+  LS_MODE_CHECKED  /* steps the cycle model and checks every stream hand-off */
+} ls_mode;
+
+typedef enum ls_event_kind {
+  LS_EV_ISSUE,  /* an instruction holds its queue for [cycle, cycle + dur) */
+  LS_EV_STREAM  /* vectors of one instruction occupy a stream for [cycle, cycle + dur) */
+} ls_event_kind;
+
+typedef struct ls_event {
+  ls_event_kind kind;
+  uint32_t queue;   /* index into ls_program_image(p)->queues */
+  uint32_t insn;    /* index in that queue's instruction list (a REPEAT's repetitions share it) */
+  uint32_t stream;  /* LS_EV_STREAM: the stream */
+  uint64_t cycle, dur;
+} ls_event;
+typedef void (*ls_trace_fn)(void *user, const ls_event *ev);
+
+typedef struct ls_run_opts {
+  ls_mode mode;
+  int threads;           /* 0: the build's default (OpenMP's), 1: none; fast mode only */
+  ls_trace_fn trace;     /* checked mode: called for every issue and stream occupancy */
+  void *trace_user;
+} ls_run_opts;
+
+typedef struct ls_run_info {
+  uint64_t cycles;       /* cycles the run took in the machine model */
+  uint64_t instructions; /* instructions issued */
+} ls_run_info;
+
+/* Run the program. opts may be NULL (fast mode, default threads). Sets flush-to-zero and
+ * denormals-are-zero for the run and restores the caller's floating-point mode after. */
+ls_status ls_run(const ls_program *p, void *arena, size_t bytes, const ls_run_opts *opts,
+                 ls_run_info *info, ls_error *err);
+
+/* What this build was made with, e.g. "openblas 0.3.21 (SkylakeX), openmp". */
+const char *ls_build_info(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
