@@ -50,6 +50,12 @@ typedef enum ls_dtype {
   LS_DTYPE_COUNT
 } ls_dtype;
 
+/* Half-precision conversions (round to nearest even; NaN stays NaN). */
+float ls_f16_to_f32(uint16_t h);
+uint16_t ls_f32_to_f16(float f);
+float ls_bf16_to_f32(uint16_t h);
+uint16_t ls_f32_to_bf16(float f);
+
 /* ---- units --------------------------------------------------------------------------- */
 #define LS_UNITS(X)                                   \
   X(MEM, "mem", "SRAM slice: read, write, gather, scatter") \
@@ -137,7 +143,7 @@ typedef enum ls_outkind {
   X(MOV, "mov", VXM, UN, ALU, N, "any", "dst := a")                                          \
   X(NEG, "neg", VXM, UN, ALU, N, "num", "dst := -a")                                         \
   X(ABS, "abs", VXM, UN, ALU, N, "num", "dst := |a|")                                        \
-  X(RELU, "relu", VXM, UN, ALU, N, "num", "dst := max(a, 0)")                                \
+  X(RELU, "relu", VXM, UN, ALU, N, "num", "dst := a < 0 ? 0 : a")                                \
   X(NOT, "not", VXM, UN, ALU, N, "bits", "dst := ~a (logical not for bool)")                 \
   X(FLOOR, "floor", VXM, UN, ALU, N, "float", "dst := floor(a)")                             \
   X(CEIL, "ceil", VXM, UN, ALU, N, "float", "dst := ceil(a)")                                \
@@ -157,8 +163,8 @@ typedef enum ls_outkind {
   X(ADD, "add", VXM, BIN, ALU, N, "num", "dst := a + b (integers wrap)")                     \
   X(SUB, "sub", VXM, BIN, ALU, N, "num", "dst := a - b (integers wrap)")                     \
   X(MUL, "mul", VXM, BIN, ALU, N, "num", "dst := a * b (integers wrap)")                     \
-  X(DIV, "div", VXM, BIN, ALU, N, "num", "dst := a / b (integers truncate; x/0 gives 0)")    \
-  X(MOD, "mod", VXM, BIN, ALU, N, "num", "dst := a - b*floor(a/b) (sign of b; x mod 0 gives 0)") \
+  X(DIV, "div", VXM, BIN, ALU, N, "num", "dst := a / b (integers: truncate, x/0 gives 0)")    \
+  X(MOD, "mod", VXM, BIN, ALU, N, "num", "dst := a - b*floor(a/b), the sign of b (integers: x mod 0 gives 0)") \
   X(MIN, "min", VXM, BIN, ALU, N, "num", "dst := min(a, b) (NaN if either is NaN)")          \
   X(MAX, "max", VXM, BIN, ALU, N, "num", "dst := max(a, b) (NaN if either is NaN)")          \
   X(POW, "pow", VXM, BIN, TRANS, N, "float", "dst := a^b")                                   \
@@ -176,7 +182,7 @@ typedef enum ls_outkind {
   X(MINS, "mins", VXM, IMM, ALU, N, "num", "dst := min(a, imm)")                             \
   X(MAXS, "maxs", VXM, IMM, ALU, N, "num", "dst := max(a, imm)")                             \
   X(SPLAT, "splat", VXM, IMM, ALU, N, "any", "dst := imm in every lane (a is only a clock: any stream arriving)") \
-  X(VSUM, "vsum", VXM, UN, RED, ONE, "num", "dst[0][l] := ((a[0][l] + a[1][l]) + ...) + a[n-1][l]") \
+  X(VSUM, "vsum", VXM, UN, RED, ONE, "num", "dst[0][l] := ((a[0][l] + a[1][l]) + ...) + a[n-1][l] (f16/bf16 sum in f32)") \
   X(VMAX, "vmax", VXM, UN, RED, ONE, "num", "dst[0][l] := max over i of a[i][l], in order i = 0..n-1") \
   X(LSUM, "lsum", VXM, UN, RED, N, "num", "dst[i][0] := pairwise tree sum of a[i][0..lanes-1]; other lanes 0") \
   X(LMAX, "lmax", VXM, UN, RED, N, "num", "dst[i][0] := max of a[i][0..lanes-1]; other lanes 0") \
@@ -186,9 +192,9 @@ typedef enum ls_outkind {
   X(PERMUTE, "permute", SXM, PERM, SXM, N, "any", "dst[i][l] := a[i][map[l]] (map: L u32 at addr; >= L gives 0)") \
   X(TRANSPOSE, "transpose", SXM, UN, SXM, N, "any",                                           \
     "each block of L vectors is transposed: dst[b*L + j][k] := a[b*L + k][j]; n a multiple of L") \
-  X(LW, "lw", MXM, LW, MXM_LW, NONE, "f32", "W[plane][k] := src[k], k < n (rows above n are zero)") \
+  X(LW, "lw", MXM, LW, MXM_LW, NONE, "f32", "W[plane][k] := src[k] for k < n; K[plane] := n") \
   X(MM, "mm", MXM, MM, MXM_MM, N, "f32",                                                      \
-    "dst[i][j] := acc[i][j] + sum over k of x[i][k] * W[plane][k][j], j < cols (cols = imm, 0 = L); other lanes 0")
+    "dst[i][j] := acc[i][j] + sum over k < K[plane] of x[i][k] * W[plane][k][j] for j < cols (cols = imm, 0 means L); other lanes 0")
 
 typedef enum ls_op {
 #define X(e, mn, unit, fmt, lat, out, types, sem) LS_OP_##e,

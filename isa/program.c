@@ -19,16 +19,13 @@
 #include "isa.h"
 
 /* ---- crc32 (IEEE 802.3, reflected) ------------------------------------------------------ */
+/* The table is built per call (2,048 steps): no shared state, so loads may run in parallel. */
 static uint32_t crc_update(uint32_t c, const uint8_t *buf, size_t len) {
-  static uint32_t table[256];
-  static int ready;
-  if (!ready) {
-    for (uint32_t i = 0; i < 256; i++) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; k++) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-      table[i] = c;
-    }
-    ready = 1;
+  uint32_t table[256];
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t v = i;
+    for (int k = 0; k < 8; k++) v = (v & 1) ? 0xedb88320u ^ (v >> 1) : v >> 1;
+    table[i] = v;
   }
   for (size_t i = 0; i < len; i++) c = table[(c ^ buf[i]) & 0xff] ^ (c >> 8);
   return c;
@@ -328,7 +325,7 @@ fail:
 ls_insn ls_repeat_instance(const ls_insn *prev, uint32_t delay) {
   ls_insn x = *prev;
   x.cycle = prev->cycle + delay;
-  if (x.op == LS_OP_READ || x.op == LS_OP_WRITE) x.addr = prev->addr + (uint64_t)((int64_t)prev->n * prev->stride);
+  if (x.op == LS_OP_READ || x.op == LS_OP_WRITE) x.addr = prev->addr + (uint64_t)prev->n * (uint64_t)prev->stride; /* wraps: no UB */
   return x;
 }
 
@@ -384,7 +381,7 @@ void ls_prog_stats_compute(const ls_prog *p, ls_prog_stats *s) {
       /* repetitions differ only in cycle and address, so the last one finishes last */
       prev.cycle += (uint64_t)in->n * in->aux;
       if (prev.op == LS_OP_READ || prev.op == LS_OP_WRITE)
-        prev.addr += (uint64_t)in->n * (uint64_t)((int64_t)prev.n * prev.stride);
+        prev.addr += (uint64_t)in->n * ((uint64_t)prev.n * (uint64_t)prev.stride);
       s->insns += in->n;
       uint64_t d = ls_insn_done(&p->target, &prev);
       if (d > s->cycles) s->cycles = d;

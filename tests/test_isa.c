@@ -166,3 +166,24 @@ Test(isa, unused_fields_must_be_clear) {
   cr_assert_eq(ls_insn_check_fields(&in, err, sizeof err), -1);
   cr_assert(strstr(err, "stride"), "%s", err);
 }
+
+Test(isa, half_conversions) {
+  /* hand-checked bit patterns */
+  cr_assert_eq(ls_f32_to_f16(1.0f), 0x3c00);
+  cr_assert_eq(ls_f32_to_f16(-2.0f), 0xc000);
+  cr_assert_eq(ls_f32_to_f16(65504.0f), 0x7bff);
+  cr_assert_eq(ls_f32_to_f16(65520.0f), 0x7c00);          /* rounds up to inf */
+  cr_assert_eq(ls_f32_to_f16(5.9604645e-08f), 0x0001);    /* smallest subnormal */
+  cr_assert_eq(ls_f32_to_f16(1.0f + 1.0f / 2048), 0x3c00); /* tie goes to even */
+  cr_assert_eq(ls_f32_to_f16(1.0f + 3.0f / 2048), 0x3c02); /* tie goes to even (up) */
+  cr_assert_eq(ls_f16_to_f32(0x3555), 0.333251953125f);
+  cr_assert_eq(ls_f16_to_f32(0x0001), 5.9604645e-08f);
+  for (uint32_t h = 0; h < 0x10000; h++) {
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue; /* NaNs */
+    cr_assert_eq(ls_f32_to_f16(ls_f16_to_f32((uint16_t)h)), h, "%04x", h);
+  }
+  cr_assert_eq(ls_f32_to_bf16(1.0f), 0x3f80);
+  cr_assert_eq(ls_f32_to_bf16(1.00390625f), 0x3f80); /* tie: 1 + 2^-8, to even */
+  cr_assert_eq(ls_f32_to_bf16(1.01171875f), 0x3f82); /* tie: 1 + 3*2^-8, up to even */
+  cr_assert_eq(ls_bf16_to_f32(0xc040), -3.0f);
+}
