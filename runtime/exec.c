@@ -1,1 +1,194 @@
-/* placeholder */ typedef int ls_placeholder_exec;
+/* exec.c - run a verified program in caller-owned memory: fast mode and checked mode.
+ *
+ * Both modes execute the instances in the verified order with the same kernels, so their
+ * output bits agree by construction. What differs:
+ *   fast     reads aliased (READ-fed) streams straight from SRAM and splits large
+ *            instructions across threads with a static partition;
+ *   checked  copies every stream into its own slot, runs on one thread, and steps the
+ *            machine cycle by cycle: each vector is placed on its stream register in the
+ *            cycle it arrives, tagged with its producer, and each consumer must find the
+ *            vector it expects there in the cycle it reads. It can report a trace.
+ * Neither allocates, locks or makes a system call: everything lives in the arena. */
+#include <string.h>
+
+#include "internal.h"
+#include "ls_config.h"
+
+#if LS_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+/* Below this many element-operations, a parallel region costs more than it saves. */
+#define PAR_MIN_WORK 32768
+
+static k_src source(const ls_program *p, uint8_t *arena, const rt_inst *x, int k, int allow_alias) {
+  k_src s = {NULL, 0};
+  if (x->src[k] == RT_NONE) return s;
+  const rt_inst *pr = &p->inst[x->src[k]];
+  if (allow_alias && pr->alias) {
+    s.stride = pr->in.stride;
+    s.p = arena + p->sram_off + pr->in.addr + (int64_t)x->src_off[k] * pr->in.stride;
+  } else {
+    s.stride = (int64_t)ls_vector_bytes(&p->prog.target, ls_insn_out_dtype(&pr->in));
+    s.p = arena + p->slot_off + pr->slot + (uint64_t)x->src_off[k] * (uint64_t)s.stride;
+  }
+  return s;
+}
+
+static void run_fast(const ls_program *p, uint8_t *arena, int threads) {
+  const k_ctx c = {&p->prog.target, arena + p->sram_off, arena + p->plane_off, p->plane_stride};
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    const rt_inst *x = &p->inst[i];
+    if (x->alias || ls_ops[x->in.op].unit == LS_UNIT_ICU) continue;
+    const k_src src[3] = {source(p, arena, x, 0, 1), source(p, arena, x, 1, 1), source(p, arena, x, 2, 1)};
+    uint8_t *out = x->outs ? arena + p->slot_off + x->slot : NULL;
+    const uint32_t n = x->in.n;
+#if LS_HAVE_OPENMP
+    if (threads > 1 && n > 1 && k_splittable((ls_op)x->in.op) && k_work(c.t, &x->in) >= PAR_MIN_WORK) {
+      /* static split in whole grains: thread t of T takes grains [G*t/T, G*(t+1)/T) */
+      const uint32_t grain = k_grain(c.t, &x->in), G = (n + grain - 1) / grain;
+      const int nt = (int)(G < (uint32_t)threads ? G : (uint32_t)threads);
+      if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        {
+          fp_saved fs;
+          fp_enter(&fs);
+          const uint64_t t = (uint64_t)omp_get_thread_num(), T = (uint64_t)omp_get_num_threads();
+          uint64_t v0 = G * t / T * grain, v1 = G * (t + 1) / T * grain;
+          if (v1 > n) v1 = n;
+          if (v0 < v1) k_run(&c, &x->in, src, out, (uint32_t)v0, (uint32_t)v1);
+          fp_leave(&fs);
+        }
+        continue;
+      }
+    }
+#else
+    (void)threads;
+#endif
+    k_run(&c, &x->in, src, out, 0, n);
+  }
+}
+
+/* ---- checked mode -------------------------------------------------------------------------- */
+
+typedef struct stream_reg {
+  uint64_t cycle; /* cycle the current vector arrived; UINT64_MAX: never */
+  uint32_t inst;  /* producer */
+  uint32_t j;     /* vector index within the producer's output */
+  uint32_t consumed;
+  uint32_t pad;
+} stream_reg;
+
+static ls_status run_checked(const ls_program *p, uint8_t *arena, const ls_run_opts *o, uint64_t *cycles,
+                             ls_error *err) {
+  const ls_target *t = &p->prog.target;
+  const k_ctx c = {t, arena + p->sram_off, arena + p->plane_off, p->plane_stride};
+  const uint32_t ns = 2 * t->streams;
+  stream_reg *reg = (stream_reg *)(arena + p->check_off);
+  uint32_t *active = (uint32_t *)(arena + p->check_off + (size_t)ns * sizeof *reg);
+  uint32_t na = 0, next = 0;
+  uint64_t cyc = 0;
+  char who[96], sn[16];
+  for (uint32_t s = 0; s < ns; s++) reg[s] = (stream_reg){UINT64_MAX, RT_NONE, 0, 1, 0};
+
+  for (; next < p->n_inst || na > 0; cyc++) {
+    if (na == 0 && p->inst[next].in.cycle > cyc) cyc = p->inst[next].in.cycle; /* idle: skip ahead */
+    /* issue */
+    for (; next < p->n_inst && p->inst[next].in.cycle == cyc; next++) {
+      const rt_inst *x = &p->inst[next];
+      if (ls_ops[x->in.op].unit != LS_UNIT_ICU) {
+        const k_src src[3] = {source(p, arena, x, 0, 0), source(p, arena, x, 1, 0), source(p, arena, x, 2, 0)};
+        k_run(&c, &x->in, src, x->outs ? arena + p->slot_off + x->slot : NULL, 0, x->in.n);
+      }
+      if (o->trace) {
+        ls_event ev = {LS_EV_ISSUE, x->queue, x->qinsn, 0, cyc, ls_insn_busy(&x->in)};
+        o->trace(o->trace_user, &ev);
+      }
+      active[na++] = next;
+    }
+    /* arrivals: every vector lands on its stream in its cycle */
+    for (uint32_t a = 0; a < na; a++) {
+      const rt_inst *x = &p->inst[active[a]];
+      if (!x->outs) continue;
+      const uint64_t first = x->in.cycle + x->out_delay;
+      if (cyc < first || cyc >= first + x->outs) continue;
+      stream_reg *r = &reg[x->in.dst];
+      if (r->cycle == cyc) {
+        rt_describe(p, x, who, sizeof who);
+        ls_stream_name(t, x->in.dst, sn, sizeof sn);
+        rt_errorf(err, LS_ERR_VERIFY, "checked run, cycle %llu: %s overwrites stream %s before it is consumed",
+                  (unsigned long long)cyc, who, sn);
+        return LS_ERR_VERIFY;
+      }
+      *r = (stream_reg){cyc, active[a], (uint32_t)(cyc - first), 0, 0};
+      if (o->trace && cyc == first) {
+        ls_event ev = {LS_EV_STREAM, x->queue, x->qinsn, x->in.dst, cyc, x->outs};
+        o->trace(o->trace_user, &ev);
+      }
+    }
+    /* consumption: each input finds exactly the vector it was linked to */
+    for (uint32_t a = 0; a < na; a++) {
+      const rt_inst *x = &p->inst[active[a]];
+      if (ls_ops[x->in.op].unit == LS_UNIT_ICU || cyc >= x->in.cycle + x->in.n) continue;
+      const uint32_t i = (uint32_t)(cyc - x->in.cycle);
+      for (int k = 0; k < 3; k++) {
+        if (x->src[k] == RT_NONE) continue;
+        const uint8_t s = k == 0 ? x->in.a : k == 1 ? x->in.b : x->in.c;
+        stream_reg *r = &reg[s];
+        if (r->cycle != cyc || r->inst != x->src[k] || r->j != x->src_off[k] + i) {
+          rt_describe(p, x, who, sizeof who);
+          ls_stream_name(t, s, sn, sizeof sn);
+          rt_errorf(err, LS_ERR_VERIFY, "checked run, cycle %llu: %s reads stream %s but %s", (unsigned long long)cyc,
+                    who, sn, r->cycle != cyc ? "nothing arrives then" : "a different vector arrives than was linked");
+          return LS_ERR_VERIFY;
+        }
+        r->consumed = 1;
+      }
+    }
+    /* every vector that arrived this cycle was consumed; retire finished instances */
+    uint32_t keep = 0;
+    for (uint32_t a = 0; a < na; a++) {
+      const rt_inst *x = &p->inst[active[a]];
+      if (x->outs && reg[x->in.dst].cycle == cyc && reg[x->in.dst].inst == active[a] && !reg[x->in.dst].consumed) {
+        rt_describe(p, x, who, sizeof who);
+        ls_stream_name(t, x->in.dst, sn, sizeof sn);
+        rt_errorf(err, LS_ERR_VERIFY, "checked run, cycle %llu: the vector %s put on stream %s is never consumed",
+                  (unsigned long long)cyc, who, sn);
+        return LS_ERR_VERIFY;
+      }
+      if (ls_insn_done(t, &x->in) > cyc + 1) active[keep++] = active[a];
+    }
+    na = keep;
+  }
+  *cycles = cyc; /* the loop stops after the cycle in which the last instruction finished */
+  return LS_OK;
+}
+
+ls_status ls_run(const ls_program *p, void *arena, size_t bytes, const ls_run_opts *opts, ls_run_info *info,
+                 ls_error *err) {
+  static const ls_run_opts defaults = {LS_MODE_FAST, 0, NULL, NULL};
+  const ls_run_opts *o = opts ? opts : &defaults;
+  if (!p || !arena || ((uintptr_t)arena % LS_ARENA_ALIGN) || bytes < p->arena_bytes) {
+    rt_errorf(err, LS_ERR_ARG, "the arena must be %d-byte aligned and at least %zu bytes (got %zu at %p)",
+              LS_ARENA_ALIGN, p ? p->arena_bytes : 0, bytes, arena);
+    return LS_ERR_ARG;
+  }
+  int threads = o->threads;
+#if LS_HAVE_OPENMP
+  if (threads <= 0) threads = omp_get_max_threads();
+#else
+  threads = 1;
+#endif
+  fp_saved fs;
+  fp_enter(&fs);
+  ls_status st = LS_OK;
+  uint64_t cycles = p->cycles; /* fast mode: known before the run */
+  if (o->mode == LS_MODE_CHECKED) st = run_checked(p, (uint8_t *)arena, o, &cycles, err);
+  else run_fast(p, (uint8_t *)arena, threads);
+  fp_leave(&fs);
+  if (info) {
+    info->cycles = cycles;
+    info->instructions = p->n_inst;
+  }
+  return st;
+}

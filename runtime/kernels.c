@@ -1,1 +1,595 @@
-/* placeholder */ typedef int ls_placeholder_kernels;
+/* kernels.c - what every instruction computes. Both executor modes call these, so the two
+ * modes give the same bits by construction; what the checked mode checks is the machine's
+ * timing and stream hand-offs, and the fast mode's shortcuts (zero-copy reads, threads).
+ *
+ * Rules that keep results identical everywhere: no FMA contraction (-ffp-contract=off), so
+ * a*b+c rounds twice unless an instruction says otherwise (MAC uses fma); reductions run in
+ * the order the ISA defines; integer arithmetic wraps through unsigned types (signed
+ * overflow is undefined in C); f16/bf16 compute in f32 and round to nearest even. */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+#include "ls_config.h"
+
+#if LS_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+#define L (c->t->lanes)
+
+static inline const uint8_t *vec_in(const k_src *s, uint32_t i) { return s->p + (int64_t)i * s->stride; }
+
+/* ---- float scalar semantics (shared by f32, f64 and the half types via f32) --------------- */
+#define FMIN(x, y) ((x) != (x) ? (x) : (y) != (y) ? (y) : (x) < (y) ? (x) : (y))
+#define FMAX(x, y) ((x) != (x) ? (x) : (y) != (y) ? (y) : (x) > (y) ? (x) : (y))
+
+#define FLOAT_EW(T, SFX)                                                                           \
+  static void ew_##SFX(ls_op op, T *d, const T *a, const T *b, const T *cc, size_t n, T imm) {     \
+    size_t k;                                                                                    \
+    switch (op) {                                                                                \
+    case LS_OP_NEG: for (k = 0; k < n; k++) d[k] = -a[k]; break;                                  \
+    case LS_OP_ABS: for (k = 0; k < n; k++) d[k] = fabs##SFX(a[k]); break;                        \
+    case LS_OP_RELU: for (k = 0; k < n; k++) d[k] = a[k] < 0 ? (T)0 : a[k]; break;                \
+    case LS_OP_FLOOR: for (k = 0; k < n; k++) d[k] = floor##SFX(a[k]); break;                     \
+    case LS_OP_CEIL: for (k = 0; k < n; k++) d[k] = ceil##SFX(a[k]); break;                       \
+    case LS_OP_ROUND: for (k = 0; k < n; k++) d[k] = nearbyint##SFX(a[k]); break;                \
+    case LS_OP_RECIP: for (k = 0; k < n; k++) d[k] = (T)1 / a[k]; break;                          \
+    case LS_OP_SQRT: for (k = 0; k < n; k++) d[k] = sqrt##SFX(a[k]); break;                       \
+    case LS_OP_RSQRT: for (k = 0; k < n; k++) d[k] = (T)1 / sqrt##SFX(a[k]); break;               \
+    case LS_OP_EXP: for (k = 0; k < n; k++) d[k] = exp##SFX(a[k]); break;                         \
+    case LS_OP_LOG: for (k = 0; k < n; k++) d[k] = log##SFX(a[k]); break;                         \
+    case LS_OP_TANH: for (k = 0; k < n; k++) d[k] = tanh##SFX(a[k]); break;                       \
+    case LS_OP_SIGMOID: for (k = 0; k < n; k++) d[k] = (T)1 / ((T)1 + exp##SFX(-a[k])); break;     \
+    case LS_OP_ERF: for (k = 0; k < n; k++) d[k] = erf##SFX(a[k]); break;                         \
+    case LS_OP_SIN: for (k = 0; k < n; k++) d[k] = sin##SFX(a[k]); break;                         \
+    case LS_OP_COS: for (k = 0; k < n; k++) d[k] = cos##SFX(a[k]); break;                         \
+    case LS_OP_ADD: for (k = 0; k < n; k++) d[k] = a[k] + b[k]; break;                            \
+    case LS_OP_SUB: for (k = 0; k < n; k++) d[k] = a[k] - b[k]; break;                            \
+    case LS_OP_MUL: for (k = 0; k < n; k++) d[k] = a[k] * b[k]; break;                            \
+    case LS_OP_DIV: for (k = 0; k < n; k++) d[k] = a[k] / b[k]; break;                            \
+    case LS_OP_MOD:                                                                              \
+      for (k = 0; k < n; k++) {                                                                  \
+        T r = fmod##SFX(a[k], b[k]);                                                              \
+        if (r != 0 && ((r < 0) != (b[k] < 0))) r += b[k];                                         \
+        d[k] = r;                                                                                \
+      }                                                                                          \
+      break;                                                                                     \
+    case LS_OP_MIN: for (k = 0; k < n; k++) d[k] = FMIN(a[k], b[k]); break;                       \
+    case LS_OP_MAX: for (k = 0; k < n; k++) d[k] = FMAX(a[k], b[k]); break;                       \
+    case LS_OP_POW: for (k = 0; k < n; k++) d[k] = pow##SFX(a[k], b[k]); break;                   \
+    case LS_OP_MAC: for (k = 0; k < n; k++) d[k] = fma##SFX(a[k], b[k], cc[k]); break;            \
+    case LS_OP_ADDS: for (k = 0; k < n; k++) d[k] = a[k] + imm; break;                            \
+    case LS_OP_MULS: for (k = 0; k < n; k++) d[k] = a[k] * imm; break;                            \
+    case LS_OP_MINS: for (k = 0; k < n; k++) d[k] = FMIN(a[k], imm); break;                       \
+    case LS_OP_MAXS: for (k = 0; k < n; k++) d[k] = FMAX(a[k], imm); break;                       \
+    default: break;                                                                              \
+    }                                                                                            \
+  }
+FLOAT_EW(float, f)
+FLOAT_EW(double, )
+
+/* ---- integer scalar semantics: wrap through the unsigned type UW --------------------------- */
+/* a function, not `x < 0`, so unsigned instantiations compile without type-limit warnings */
+static inline int is_neg(int64_t v) { return v < 0; }
+#define INT_EW(T, UW, SIGNED, SFX)                                                                   \
+  static void ew_##SFX(ls_op op, T *d, const T *a, const T *b, const T *cc, size_t n, T imm) {       \
+    size_t k;                                                                                      \
+    switch (op) {                                                                                  \
+    case LS_OP_NEG: for (k = 0; k < n; k++) d[k] = (T)(0u - (UW)a[k]); break;                       \
+    case LS_OP_ABS: for (k = 0; k < n; k++) d[k] = (SIGNED && is_neg((int64_t)a[k])) ? (T)(0u - (UW)a[k]) : a[k]; break; \
+    case LS_OP_RELU: for (k = 0; k < n; k++) d[k] = (SIGNED && is_neg((int64_t)a[k])) ? (T)0 : a[k]; break;      \
+    case LS_OP_NOT: for (k = 0; k < n; k++) d[k] = (T)~(UW)a[k]; break;                             \
+    case LS_OP_ADD: for (k = 0; k < n; k++) d[k] = (T)((UW)a[k] + (UW)b[k]); break;                 \
+    case LS_OP_SUB: for (k = 0; k < n; k++) d[k] = (T)((UW)a[k] - (UW)b[k]); break;                 \
+    case LS_OP_MUL: for (k = 0; k < n; k++) d[k] = (T)((UW)a[k] * (UW)b[k]); break;                 \
+    case LS_OP_DIV:                                                                                \
+      for (k = 0; k < n; k++)                                                                      \
+        d[k] = b[k] == 0 ? (T)0 : (SIGNED && b[k] == (T)-1) ? (T)(0u - (UW)a[k]) : (T)(a[k] / b[k]); \
+      break;                                                                                       \
+    case LS_OP_MOD:                                                                                \
+      for (k = 0; k < n; k++) {                                                                    \
+        if (b[k] == 0 || (SIGNED && b[k] == (T)-1)) {                                               \
+          d[k] = 0;                                                                                \
+          continue;                                                                                \
+        }                                                                                          \
+        T r = (T)(a[k] % b[k]);                                                                    \
+        if (SIGNED && r != 0 && (is_neg((int64_t)r) != is_neg((int64_t)b[k]))) r = (T)((UW)r + (UW)b[k]);                 \
+        d[k] = r;                                                                                  \
+      }                                                                                            \
+      break;                                                                                       \
+    case LS_OP_MIN: for (k = 0; k < n; k++) d[k] = a[k] < b[k] ? a[k] : b[k]; break;                \
+    case LS_OP_MAX: for (k = 0; k < n; k++) d[k] = a[k] > b[k] ? a[k] : b[k]; break;                \
+    case LS_OP_AND: for (k = 0; k < n; k++) d[k] = (T)(a[k] & b[k]); break;                         \
+    case LS_OP_OR: for (k = 0; k < n; k++) d[k] = (T)(a[k] | b[k]); break;                          \
+    case LS_OP_XOR: for (k = 0; k < n; k++) d[k] = (T)(a[k] ^ b[k]); break;                         \
+    case LS_OP_MAC: for (k = 0; k < n; k++) d[k] = (T)((UW)a[k] * (UW)b[k] + (UW)cc[k]); break;     \
+    case LS_OP_ADDS: for (k = 0; k < n; k++) d[k] = (T)((UW)a[k] + (UW)imm); break;                 \
+    case LS_OP_MULS: for (k = 0; k < n; k++) d[k] = (T)((UW)a[k] * (UW)imm); break;                 \
+    case LS_OP_MINS: for (k = 0; k < n; k++) d[k] = a[k] < imm ? a[k] : imm; break;                 \
+    case LS_OP_MAXS: for (k = 0; k < n; k++) d[k] = a[k] > imm ? a[k] : imm; break;                 \
+    default: break;                                                                                \
+    }                                                                                              \
+  }
+INT_EW(int8_t, uint32_t, 1, i8)
+INT_EW(uint8_t, uint32_t, 0, u8)
+INT_EW(int16_t, uint32_t, 1, i16)
+INT_EW(uint16_t, uint32_t, 0, u16)
+INT_EW(int32_t, uint32_t, 1, i32)
+INT_EW(uint32_t, uint32_t, 0, u32)
+INT_EW(int64_t, uint64_t, 1, i64)
+INT_EW(uint64_t, uint64_t, 0, u64)
+
+static void ew_bool(ls_op op, uint8_t *d, const uint8_t *a, const uint8_t *b, size_t n) {
+  size_t k;
+  switch (op) {
+  case LS_OP_NOT: for (k = 0; k < n; k++) d[k] = !a[k]; break;
+  case LS_OP_AND: for (k = 0; k < n; k++) d[k] = a[k] && b[k]; break;
+  case LS_OP_OR: for (k = 0; k < n; k++) d[k] = a[k] || b[k]; break;
+  case LS_OP_XOR: for (k = 0; k < n; k++) d[k] = !a[k] != !b[k]; break;
+  default: break;
+  }
+}
+
+/* ---- element access by type, for the generic paths ---------------------------------------- */
+typedef struct scalar {
+  int kind; /* 'F' double, 'I' int64, 'U' uint64 */
+  double f;
+  int64_t i;
+  uint64_t u;
+} scalar;
+
+static scalar load_elem(const uint8_t *p, ls_dtype t) {
+  scalar s = {'F', 0, 0, 0};
+  switch (t) {
+  case LS_F32: { float v; memcpy(&v, p, 4); s.f = v; break; }
+  case LS_F64: memcpy(&s.f, p, 8); break;
+  case LS_F16: { uint16_t h; memcpy(&h, p, 2); s.f = ls_f16_to_f32(h); break; }
+  case LS_BF16: { uint16_t h; memcpy(&h, p, 2); s.f = ls_bf16_to_f32(h); break; }
+  case LS_I8: s.kind = 'I', s.i = (int8_t)p[0]; break;
+  case LS_U8: s.kind = 'U', s.u = p[0]; break;
+  case LS_I16: { int16_t v; memcpy(&v, p, 2); s.kind = 'I', s.i = v; break; }
+  case LS_U16: { uint16_t v; memcpy(&v, p, 2); s.kind = 'U', s.u = v; break; }
+  case LS_I32: { int32_t v; memcpy(&v, p, 4); s.kind = 'I', s.i = v; break; }
+  case LS_U32: { uint32_t v; memcpy(&v, p, 4); s.kind = 'U', s.u = v; break; }
+  case LS_I64: memcpy(&s.i, p, 8), s.kind = 'I'; break;
+  case LS_U64: memcpy(&s.u, p, 8), s.kind = 'U'; break;
+  case LS_BOOL: s.kind = 'U', s.u = p[0] != 0; break;
+  case LS_DTYPE_COUNT: break;
+  }
+  return s;
+}
+
+/* float -> integer: truncate toward zero, saturate, NaN gives 0 */
+static int64_t sat_i(double f, double lo, double hi) {
+  if (f != f) return 0;
+  if (f <= lo) return (int64_t)lo;
+  if (f >= hi) return (int64_t)hi;
+  return (int64_t)f;
+}
+static uint64_t sat_u(double f, double hi) {
+  if (f != f || f <= 0) return 0;
+  if (f >= hi) return (uint64_t)hi;
+  return (uint64_t)f;
+}
+
+static void store_elem(uint8_t *p, ls_dtype t, scalar s) {
+  /* integer view of s, wrapping (as NumPy's astype between integer types) */
+  uint64_t bits = s.kind == 'I' ? (uint64_t)s.i : s.u;
+  float f32 = s.kind == 'F' ? (float)s.f : s.kind == 'I' ? (float)s.i : (float)s.u;
+  switch (t) {
+  case LS_F32: memcpy(p, &f32, 4); break;
+  case LS_F64: {
+    double d = s.kind == 'F' ? s.f : s.kind == 'I' ? (double)s.i : (double)s.u;
+    memcpy(p, &d, 8);
+    break;
+  }
+  case LS_F16: { uint16_t h = ls_f32_to_f16(f32); memcpy(p, &h, 2); break; }
+  case LS_BF16: { uint16_t h = ls_f32_to_bf16(f32); memcpy(p, &h, 2); break; }
+  case LS_BOOL: p[0] = s.kind == 'F' ? s.f != 0 : bits != 0; break;
+  case LS_I8: case LS_U8: case LS_I16: case LS_U16: case LS_I32: case LS_U32: case LS_I64: case LS_U64: {
+    if (s.kind == 'F') {
+      switch (t) {
+      case LS_I8: bits = (uint64_t)sat_i(s.f, -128.0, 127.0); break;
+      case LS_U8: bits = sat_u(s.f, 255.0); break;
+      case LS_I16: bits = (uint64_t)sat_i(s.f, -32768.0, 32767.0); break;
+      case LS_U16: bits = sat_u(s.f, 65535.0); break;
+      case LS_I32: bits = (uint64_t)sat_i(s.f, -2147483648.0, 2147483647.0); break;
+      case LS_U32: bits = sat_u(s.f, 4294967295.0); break;
+      case LS_I64:
+        bits = s.f != s.f ? 0 : s.f >= 9223372036854775807.0 ? (uint64_t)INT64_MAX
+             : s.f <= -9223372036854775808.0 ? (uint64_t)INT64_MIN : (uint64_t)(int64_t)s.f;
+        break;
+      default: bits = s.f != s.f || s.f <= 0 ? 0 : s.f >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)s.f; break;
+      }
+    }
+    size_t sz = ls_dtype_size(t);
+    for (size_t k = 0; k < sz; k++) p[k] = (uint8_t)(bits >> (8 * k)); /* little-endian */
+    break;
+  }
+  case LS_DTYPE_COUNT: break;
+  }
+}
+
+/* Half types: convert a chunk to f32, compute, round back. */
+#define HCHUNK 64
+static void ew_half(ls_op op, ls_dtype t, uint8_t *d, const uint8_t *a, const uint8_t *b, const uint8_t *cc,
+                    size_t n, float imm) {
+  float fa[HCHUNK], fb[HCHUNK], fc[HCHUNK], fd[HCHUNK];
+  for (size_t k0 = 0; k0 < n; k0 += HCHUNK) {
+    size_t m = n - k0 < HCHUNK ? n - k0 : HCHUNK;
+    for (size_t k = 0; k < m; k++) {
+      fa[k] = (float)load_elem(a + 2 * (k0 + k), t).f;
+      fb[k] = b ? (float)load_elem(b + 2 * (k0 + k), t).f : 0;
+      fc[k] = cc ? (float)load_elem(cc + 2 * (k0 + k), t).f : 0;
+    }
+    ew_f(op, fd, fa, fb, fc, m, imm);
+    for (size_t k = 0; k < m; k++) {
+      uint16_t h = t == LS_F16 ? ls_f32_to_f16(fd[k]) : ls_f32_to_bf16(fd[k]);
+      memcpy(d + 2 * (k0 + k), &h, 2);
+    }
+  }
+}
+
+static double imm_f64(int64_t imm) {
+  double d;
+  memcpy(&d, &imm, 8);
+  return d;
+}
+
+/* One vector (or run of contiguous elements) of an arithmetic instruction. */
+static void ew_any(ls_op op, ls_dtype t, uint8_t *d, const uint8_t *a, const uint8_t *b, const uint8_t *cc,
+                   size_t n, int64_t imm) {
+  switch (t) {
+  case LS_F32: ew_f(op, (float *)d, (const float *)a, (const float *)b, (const float *)cc, n, (float)imm_f64(imm)); break;
+  case LS_F64: ew_(op, (double *)d, (const double *)a, (const double *)b, (const double *)cc, n, imm_f64(imm)); break;
+  case LS_F16:
+  case LS_BF16: ew_half(op, t, d, a, b, cc, n, (float)imm_f64(imm)); break;
+  case LS_I8: ew_i8(op, (int8_t *)d, (const int8_t *)a, (const int8_t *)b, (const int8_t *)cc, n, (int8_t)imm); break;
+  case LS_U8: ew_u8(op, d, a, b, cc, n, (uint8_t)imm); break;
+  case LS_I16: ew_i16(op, (int16_t *)d, (const int16_t *)a, (const int16_t *)b, (const int16_t *)cc, n, (int16_t)imm); break;
+  case LS_U16: ew_u16(op, (uint16_t *)d, (const uint16_t *)a, (const uint16_t *)b, (const uint16_t *)cc, n, (uint16_t)imm); break;
+  case LS_I32: ew_i32(op, (int32_t *)d, (const int32_t *)a, (const int32_t *)b, (const int32_t *)cc, n, (int32_t)imm); break;
+  case LS_U32: ew_u32(op, (uint32_t *)d, (const uint32_t *)a, (const uint32_t *)b, (const uint32_t *)cc, n, (uint32_t)imm); break;
+  case LS_I64: ew_i64(op, (int64_t *)d, (const int64_t *)a, (const int64_t *)b, (const int64_t *)cc, n, imm); break;
+  case LS_U64: ew_u64(op, (uint64_t *)d, (const uint64_t *)a, (const uint64_t *)b, (const uint64_t *)cc, n, (uint64_t)imm); break;
+  case LS_BOOL: ew_bool(op, d, a, b, n); break;
+  case LS_DTYPE_COUNT: break;
+  }
+}
+
+/* Comparisons: bool out. Floats compare as IEEE (NaN is unequal to everything). */
+static void cmp_any(ls_op op, ls_dtype t, uint8_t *d, const uint8_t *a, const uint8_t *b, size_t n) {
+  size_t sz = ls_dtype_size(t);
+  if (t == LS_F32) {
+    const float *x = (const float *)a, *y = (const float *)b;
+    switch (op) {
+    case LS_OP_EQ: for (size_t k = 0; k < n; k++) d[k] = x[k] == y[k]; return;
+    case LS_OP_NE: for (size_t k = 0; k < n; k++) d[k] = x[k] != y[k]; return;
+    case LS_OP_LT: for (size_t k = 0; k < n; k++) d[k] = x[k] < y[k]; return;
+    case LS_OP_LE: for (size_t k = 0; k < n; k++) d[k] = x[k] <= y[k]; return;
+    default: return;
+    }
+  }
+  for (size_t k = 0; k < n; k++) {
+    scalar x = load_elem(a + k * sz, t), y = load_elem(b + k * sz, t);
+    int lt, eq;
+    if (x.kind == 'F') lt = x.f < y.f, eq = x.f == y.f;
+    else if (x.kind == 'I') lt = x.i < y.i, eq = x.i == y.i;
+    else lt = x.u < y.u, eq = x.u == y.u;
+    switch (op) {
+    case LS_OP_EQ: d[k] = (uint8_t)eq; break;
+    case LS_OP_NE: d[k] = (uint8_t)(x.kind == 'F' ? !(x.f == y.f) : !eq); break;
+    case LS_OP_LT: d[k] = (uint8_t)lt; break;
+    case LS_OP_LE: d[k] = (uint8_t)(lt || eq); break;
+    default: break;
+    }
+  }
+}
+
+/* ---- reductions --------------------------------------------------------------------------- */
+
+/* pairwise tree over [0, n): sum(lo half) + sum(hi half), halves split at n/2 */
+static double tree_sum_f64(const uint8_t *p, ls_dtype t, size_t sz, size_t n) {
+  if (n == 1) return load_elem(p, t).f;
+  size_t h = n / 2;
+  return tree_sum_f64(p, t, sz, h) + tree_sum_f64(p + h * sz, t, sz, n - h);
+}
+static float tree_sum_f32(const uint8_t *p, ls_dtype t, size_t sz, size_t n) {
+  if (n == 1) return (float)load_elem(p, t).f;
+  size_t h = n / 2;
+  return tree_sum_f32(p, t, sz, h) + tree_sum_f32(p + h * sz, t, sz, n - h);
+}
+static uint64_t tree_sum_int(const uint8_t *p, ls_dtype t, size_t sz, size_t n) {
+  if (n == 1) {
+    scalar s = load_elem(p, t);
+    return s.kind == 'I' ? (uint64_t)s.i : s.u;
+  }
+  size_t h = n / 2;
+  return tree_sum_int(p, t, sz, h) + tree_sum_int(p + h * sz, t, sz, n - h);
+}
+
+static scalar reduce_max(scalar acc, scalar x) {
+  if (acc.kind == 'F') acc.f = FMAX(acc.f, x.f);
+  else if (acc.kind == 'I') acc.i = x.i > acc.i ? x.i : acc.i;
+  else acc.u = x.u > acc.u ? x.u : acc.u;
+  return acc;
+}
+
+static void lane_reduce(const k_ctx *c, const ls_insn *in, const k_src *a, uint8_t *out, uint32_t v0, uint32_t v1) {
+  ls_dtype t = (ls_dtype)in->t0;
+  size_t sz = ls_dtype_size(t), vb = (size_t)L * sz;
+  for (uint32_t i = v0; i < v1; i++) {
+    const uint8_t *x = vec_in(a, i);
+    uint8_t *d = out + (size_t)i * vb;
+    scalar r;
+    if (in->op == LS_OP_LSUM) {
+      r.kind = ls_dtype_class(t) == 'F' ? 'F' : ls_dtype_class(t) == 'I' ? 'I' : 'U';
+      if (t == LS_F64) r.f = tree_sum_f64(x, t, sz, L);
+      else if (r.kind == 'F') r.f = tree_sum_f32(x, t, sz, L);
+      else r.i = (int64_t)(r.u = tree_sum_int(x, t, sz, L));
+    } else {
+      r = load_elem(x, t);
+      for (uint32_t l = 1; l < L; l++) r = reduce_max(r, load_elem(x + l * sz, t));
+    }
+    memset(d, 0, vb);
+    store_elem(d, t, r);
+  }
+}
+
+static void vec_reduce(const k_ctx *c, const ls_insn *in, const k_src *a, uint8_t *out) {
+  ls_dtype t = (ls_dtype)in->t0;
+  size_t sz = ls_dtype_size(t), vb = (size_t)L * sz;
+  if (t == LS_F32 && in->op == LS_OP_VSUM) { /* the common case, vectorised over lanes */
+    float *d = (float *)out;
+    memcpy(d, vec_in(a, 0), vb);
+    for (uint32_t i = 1; i < in->n; i++) {
+      const float *x = (const float *)vec_in(a, i);
+      for (uint32_t l = 0; l < L; l++) d[l] = d[l] + x[l];
+    }
+    return;
+  }
+  for (uint32_t l = 0; l < L; l++) {
+    scalar acc = load_elem(vec_in(a, 0) + l * sz, t);
+    if (acc.kind == 'F' && t != LS_F64) acc.f = (float)acc.f;
+    for (uint32_t i = 1; i < in->n; i++) {
+      scalar x = load_elem(vec_in(a, i) + l * sz, t);
+      if (in->op == LS_OP_VMAX) acc = reduce_max(acc, x);
+      else if (acc.kind == 'F') acc.f = t == LS_F64 ? acc.f + x.f : (double)((float)acc.f + (float)x.f);
+      else if (acc.kind == 'I') acc.i = (int64_t)((uint64_t)acc.i + (uint64_t)x.i);
+      else acc.u += x.u;
+    }
+    store_elem(out + l * sz, t, acc);
+  }
+}
+
+/* ---- SXM ----------------------------------------------------------------------------------- */
+static void lane_move(const k_ctx *c, const ls_insn *in, const k_src *a, uint8_t *out, uint32_t v0, uint32_t v1) {
+  size_t sz = ls_dtype_size((ls_dtype)in->t0), vb = (size_t)L * sz;
+  const uint32_t *map = in->op == LS_OP_PERMUTE ? (const uint32_t *)(c->sram + in->addr) : NULL;
+  for (uint32_t i = v0; i < v1; i++) {
+    const uint8_t *x = vec_in(a, i);
+    uint8_t *d = out + (size_t)i * vb;
+    for (uint32_t l = 0; l < L; l++) {
+      int64_t from;
+      switch (in->op) {
+      case LS_OP_SHIFT: from = (int64_t)l - in->imm; break;
+      case LS_OP_ROTATE: from = (((int64_t)l - in->imm) % (int64_t)L + (int64_t)L) % (int64_t)L; break;
+      case LS_OP_DIST: from = in->imm; break;
+      default: from = map[l]; break;
+      }
+      if (from >= 0 && from < (int64_t)L) memcpy(d + l * sz, x + (size_t)from * sz, sz);
+      else memset(d + l * sz, 0, sz);
+    }
+  }
+}
+
+static void transpose(const k_ctx *c, const ls_insn *in, const k_src *a, uint8_t *out) {
+  size_t sz = ls_dtype_size((ls_dtype)in->t0), vb = (size_t)L * sz;
+  for (uint32_t blk = 0; blk < in->n / L; blk++)
+    for (uint32_t k = 0; k < L; k++) {
+      const uint8_t *x = vec_in(a, blk * L + k);
+      for (uint32_t j = 0; j < L; j++) memcpy(out + (size_t)(blk * L + j) * vb + k * sz, x + j * sz, sz);
+    }
+}
+
+/* ---- MEM ----------------------------------------------------------------------------------- */
+static int64_t idx_at(const k_src *s, uint32_t i, uint32_t l) {
+  int32_t v;
+  memcpy(&v, vec_in(s, i) + 4 * (size_t)l, 4);
+  return v;
+}
+
+/* ---- MXM ----------------------------------------------------------------------------------- */
+static uint32_t plane_rows(const k_ctx *c, uint32_t plane) {
+  uint32_t rows;
+  memcpy(&rows, c->planes + plane * c->plane_stride, 4);
+  return rows;
+}
+static float *plane_w(const k_ctx *c, uint32_t plane) {
+  return (float *)(c->planes + plane * c->plane_stride + 64);
+}
+
+/* MM computes its rows in blocks of mm_block(n) rows, each block one GEMM call: a GEMM's
+ * rounding may depend on how many rows it is given, so the blocks are fixed by n alone and
+ * threads take whole blocks. At most 8 blocks, at least 128 rows each, multiples of 16. */
+static uint32_t mm_block(uint32_t n) {
+  uint32_t blocks = (n + 127) / 128;
+  if (blocks > 8) blocks = 8;
+  if (blocks == 0) blocks = 1;
+  uint32_t rows = (n + blocks - 1) / blocks;
+  return (rows + 15) / 16 * 16;
+}
+
+static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1) {
+  const uint32_t K = plane_rows(c, in->aux), N = in->imm ? (uint32_t)in->imm : L;
+  const float *W = plane_w(c, in->aux);
+  const int has_acc = in->b != LS_NO_STREAM;
+  float *C = (float *)out + (size_t)v0 * L;
+  const uint32_t M = v1 - v0;
+  if (M == 0) return;
+  for (uint32_t i = 0; i < M; i++) { /* C := acc, so the product adds to it */
+    float *row = C + (size_t)i * L;
+    if (has_acc) memcpy(row, vec_in(&src[1], v0 + i), (size_t)N * 4);
+    else memset(row, 0, (size_t)N * 4);
+    memset(row + N, 0, (size_t)(L - N) * 4);
+  }
+#if LS_HAVE_OPENBLAS
+  const int64_t lda = src[0].stride / 4;
+  if (src[0].stride > 0 && src[0].stride % 4 == 0 && lda >= (int64_t)K && lda <= INT32_MAX) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
+                (const float *)vec_in(&src[0], v0), (int)lda, W, (int)L, 1.0f, C, (int)L);
+    return;
+  }
+#endif
+  /* reference order: each output sums its products in k order, then adds to acc */
+  for (uint32_t i = 0; i < M; i++) {
+    const float *x = (const float *)vec_in(&src[0], v0 + i);
+    float *row = C + (size_t)i * L;
+    float sum[256];
+    for (uint32_t j0 = 0; j0 < N; j0 += 256) {
+      uint32_t nj = N - j0 < 256 ? N - j0 : 256;
+      memset(sum, 0, sizeof sum);
+      for (uint32_t k = 0; k < K; k++) {
+        const float xk = x[k], *w = W + (size_t)k * L + j0;
+        for (uint32_t j = 0; j < nj; j++) sum[j] += xk * w[j];
+      }
+      for (uint32_t j = 0; j < nj; j++) row[j0 + j] += sum[j];
+    }
+  }
+}
+
+static void mm_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1) {
+  const uint32_t b = mm_block(in->n);
+  for (uint32_t r = v0; r < v1; r += b) mm_block_rows(c, in, src, out, r, r + b < v1 ? r + b : v1);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------ */
+
+uint32_t k_grain(const ls_target *t, const ls_insn *in) {
+  (void)t;
+  return in->op == LS_OP_MM ? mm_block(in->n) : 1;
+}
+
+int k_splittable(ls_op op) {
+  switch (ls_ops[op].format) {
+  case LS_FMT_READ:
+  case LS_FMT_WRITE:
+  case LS_FMT_GATHER:
+  case LS_FMT_UN:
+  case LS_FMT_BIN:
+  case LS_FMT_TER:
+  case LS_FMT_IMM:
+  case LS_FMT_LANE:
+  case LS_FMT_PERM:
+  case LS_FMT_MM: return op != LS_OP_VSUM && op != LS_OP_VMAX && op != LS_OP_TRANSPOSE;
+  default: return 0;
+  }
+}
+
+uint64_t k_work(const ls_target *t, const ls_insn *in) {
+  uint64_t w = (uint64_t)in->n * t->lanes;
+  if (in->op == LS_OP_MM) w *= t->lanes;
+  return w;
+}
+
+void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1) {
+  const ls_op op = (ls_op)in->op;
+  const ls_dtype t = (ls_dtype)in->t0;
+  const size_t sz = ls_dtype_size(t), vb = (size_t)L * sz;
+  switch (ls_ops[op].format) {
+  case LS_FMT_NONE:
+  case LS_FMT_IDLE:
+  case LS_FMT_REPEAT: return;
+  case LS_FMT_READ:
+    for (uint32_t i = v0; i < v1; i++) memcpy(out + i * vb, c->sram + in->addr + (int64_t)i * in->stride, vb);
+    return;
+  case LS_FMT_WRITE:
+    for (uint32_t i = v0; i < v1; i++) memcpy(c->sram + in->addr + (int64_t)i * in->stride, vec_in(&src[0], i), vb);
+    return;
+  case LS_FMT_GATHER:
+    for (uint32_t i = v0; i < v1; i++)
+      for (uint32_t l = 0; l < L; l++) {
+        int64_t ix = idx_at(&src[0], i, l);
+        uint8_t *d = out + i * vb + l * sz;
+        if (ix >= 0 && ix < (int64_t)in->aux) memcpy(d, c->sram + in->addr + (size_t)ix * sz, sz);
+        else memset(d, 0, sz);
+      }
+    return;
+  case LS_FMT_SCATTER:
+    for (uint32_t i = 0; i < in->n; i++)
+      for (uint32_t l = 0; l < L; l++) {
+        int64_t ix = idx_at(&src[1], i, l);
+        if (ix >= 0 && ix < (int64_t)in->aux) memcpy(c->sram + in->addr + (size_t)ix * sz, vec_in(&src[0], i) + l * sz, sz);
+      }
+    return;
+  case LS_FMT_UN:
+    if (op == LS_OP_VSUM || op == LS_OP_VMAX) { vec_reduce(c, in, &src[0], out); return; }
+    if (op == LS_OP_LSUM || op == LS_OP_LMAX) { lane_reduce(c, in, &src[0], out, v0, v1); return; }
+    if (op == LS_OP_TRANSPOSE) { transpose(c, in, &src[0], out); return; }
+    if (op == LS_OP_MOV) {
+      for (uint32_t i = v0; i < v1; i++) memcpy(out + i * vb, vec_in(&src[0], i), vb);
+      return;
+    }
+    if (op == LS_OP_CVT) {
+      const ls_dtype t1 = (ls_dtype)in->t1;
+      const size_t sz1 = ls_dtype_size(t1), vb1 = (size_t)L * sz1;
+      for (uint32_t i = v0; i < v1; i++) {
+        const uint8_t *x = vec_in(&src[0], i);
+        uint8_t *d = out + i * vb1;
+        if (t == LS_F32 && t1 == LS_F32) memcpy(d, x, vb);
+        else
+          for (uint32_t l = 0; l < L; l++) store_elem(d + l * sz1, t1, load_elem(x + l * sz, t));
+      }
+      return;
+    }
+    for (uint32_t i = v0; i < v1; i++) ew_any(op, t, out + i * vb, vec_in(&src[0], i), NULL, NULL, L, 0);
+    return;
+  case LS_FMT_BIN:
+    if (ls_insn_out_dtype(in) == LS_BOOL && t != LS_BOOL) {
+      for (uint32_t i = v0; i < v1; i++) cmp_any(op, t, out + i * (size_t)L, vec_in(&src[0], i), vec_in(&src[1], i), L);
+      return;
+    }
+    if (op == LS_OP_EQ || op == LS_OP_NE) { /* bool == bool */
+      for (uint32_t i = v0; i < v1; i++) {
+        const uint8_t *x = vec_in(&src[0], i), *y = vec_in(&src[1], i);
+        for (uint32_t l = 0; l < L; l++) out[i * (size_t)L + l] = (uint8_t)((!x[l] == !y[l]) == (op == LS_OP_EQ));
+      }
+      return;
+    }
+    for (uint32_t i = v0; i < v1; i++) ew_any(op, t, out + i * vb, vec_in(&src[0], i), vec_in(&src[1], i), NULL, L, 0);
+    return;
+  case LS_FMT_TER:
+    if (op == LS_OP_SEL) {
+      for (uint32_t i = v0; i < v1; i++) {
+        const uint8_t *m = vec_in(&src[0], i), *x = vec_in(&src[1], i), *y = vec_in(&src[2], i);
+        for (uint32_t l = 0; l < L; l++) memcpy(out + i * vb + l * sz, (m[l] ? x : y) + l * sz, sz);
+      }
+      return;
+    }
+    for (uint32_t i = v0; i < v1; i++)
+      ew_any(op, t, out + i * vb, vec_in(&src[0], i), vec_in(&src[1], i), vec_in(&src[2], i), L, 0);
+    return;
+  case LS_FMT_IMM:
+    if (op == LS_OP_SPLAT) {
+      uint8_t one[8];
+      scalar s = {ls_dtype_class(t) == 'F' ? 'F' : 'I', imm_f64(in->imm), in->imm, (uint64_t)in->imm};
+      store_elem(one, t, s);
+      for (uint32_t i = v0; i < v1; i++)
+        for (uint32_t l = 0; l < L; l++) memcpy(out + i * vb + l * sz, one, sz);
+      return;
+    }
+    for (uint32_t i = v0; i < v1; i++) ew_any(op, t, out + i * vb, vec_in(&src[0], i), NULL, NULL, L, in->imm);
+    return;
+  case LS_FMT_LANE:
+  case LS_FMT_PERM: { lane_move(c, in, &src[0], out, v0, v1); return; }
+  case LS_FMT_LW: {
+    uint8_t *pl = c->planes + in->aux * c->plane_stride;
+    memcpy(pl, &in->n, 4);
+    for (uint32_t k = 0; k < in->n; k++) memcpy(pl + 64 + (size_t)k * L * 4, vec_in(&src[0], k), (size_t)L * 4);
+    return;
+  }
+  case LS_FMT_MM: { mm_rows(c, in, src, out, v0, v1); return; }
+  case LS_FMT_COUNT: return;
+  }
+}

@@ -1,1 +1,654 @@
-/* placeholder */ typedef int ls_placeholder_verify;
+/* verify.c - check a decoded program against every rule of the machine, and plan its run.
+ *
+ * Takes: a structurally decoded ls_prog (isa/program.c checked sizes and checksum).
+ * Gives: the instance list in execution order with each input linked to the instance that
+ * produces it, output slots planned by liveness, and the exact arena layout; or an error
+ * that names the queue, instruction, cycle and what was expected.
+ * Invariant after success: running instances whole in list order computes exactly what
+ * the cycle-level machine computes, and no kernel can touch memory outside the arena. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void rt_errorf(ls_error *err, ls_status st, const char *fmt, ...) {
+  if (!err) return;
+  err->status = st;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  va_end(ap);
+}
+
+static void queue_name(const ls_prog *g, uint32_t q, char *buf, size_t len) {
+  const ls_queue *qu = &g->queues[q];
+  snprintf(buf, len, "%s%u", qu->unit < LS_UNIT_COUNT ? ls_unit_names[qu->unit] : "?", qu->index);
+}
+
+void rt_describe(const ls_program *p, const rt_inst *x, char *buf, size_t len) {
+  char qn[16];
+  queue_name(&p->prog, x->queue, qn, sizeof qn);
+  const ls_insn *in = &x->in;
+  const char *mn = in->op < LS_OP_COUNT ? ls_ops[in->op].mnemonic : "?";
+  int rep = p->prog.queues[x->queue].insns[x->qinsn].op == LS_OP_REPEAT;
+  snprintf(buf, len, "%s insn %u (%s @%llu%s)", qn, x->qinsn, mn, (unsigned long long)in->cycle,
+           rep ? ", a repetition" : "");
+}
+
+#define VFAIL(...)                                    \
+  do {                                                \
+    rt_errorf(err, LS_ERR_VERIFY, __VA_ARGS__);       \
+    goto fail;                                        \
+  } while (0)
+
+/* ---- memory ranges ---------------------------------------------------------------------- */
+
+/* Byte range [lo, hi) touched by n vectors of vb bytes at addr + i*stride; -1 if any byte
+ * falls outside [0, mem). */
+static int strided_range(uint64_t addr, uint32_t n, int64_t stride, uint64_t vb, uint64_t mem, uint64_t *lo,
+                         uint64_t *hi) {
+  if (n == 0 || vb > mem || addr > mem - vb) return -1;
+  uint64_t span = n - 1, mag = stride < 0 ? (uint64_t)0 - (uint64_t)stride : (uint64_t)stride;
+  if (mag && span > mem / mag) return -1;
+  uint64_t reach = span * mag;
+  if (stride >= 0) {
+    if (reach > mem - vb - addr) return -1;
+    *lo = addr, *hi = addr + reach + vb;
+  } else {
+    if (reach > addr) return -1;
+    *lo = addr - reach, *hi = addr + vb;
+  }
+  return 0;
+}
+
+/* ---- instance checks --------------------------------------------------------------------- */
+
+typedef struct access {
+  uint64_t t0, t1, lo, hi; /* time window [t0, t1), bytes [lo, hi) */
+  uint32_t inst;
+  uint8_t write;
+} access;
+
+typedef struct accvec {
+  access *v;
+  size_t n, cap;
+} accvec;
+
+static int acc_push(accvec *a, access x) {
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 64;
+    access *nv = realloc(a->v, cap * sizeof *nv);
+    if (!nv) return -1;
+    a->v = nv, a->cap = cap;
+  }
+  a->v[a->n++] = x;
+  return 0;
+}
+
+/* Element type each input stream of x must carry; LS_DTYPE_COUNT: any. */
+static ls_dtype input_dtype(const ls_insn *in, int k) {
+  switch (in->op) {
+  case LS_OP_SEL: return k == 0 ? LS_BOOL : (ls_dtype)in->t0;
+  case LS_OP_GATHER: return LS_I32;
+  case LS_OP_SCATTER: return k == 1 ? LS_I32 : (ls_dtype)in->t0;
+  case LS_OP_SPLAT: return LS_DTYPE_COUNT;
+  case LS_OP_MM: return LS_F32;
+  default: return (ls_dtype)in->t0;
+  }
+}
+
+static uint8_t input_stream(const ls_insn *in, int k) { return k == 0 ? in->a : k == 1 ? in->b : in->c; }
+
+/* Checks one instance on its own: fields, types, operand ranges, memory bounds. */
+static ls_status check_insn(ls_program *p, uint32_t xi, accvec *acc, ls_error *err) {
+  const ls_prog *g = &p->prog;
+  const ls_target *t = &g->target;
+  rt_inst *x = &p->inst[xi];
+  const ls_insn *in = &x->in;
+  char who[96], msg[160];
+  rt_describe(p, x, who, sizeof who);
+  if (in->op >= LS_OP_COUNT) VFAIL("%s: unknown opcode %u (this build knows %d)", who, in->op, LS_OP_COUNT);
+  const ls_opinfo *oi = &ls_ops[in->op];
+  const ls_queue *qu = &g->queues[x->queue];
+  if (oi->unit != LS_UNIT_ICU && oi->unit != qu->unit)
+    VFAIL("%s: %s is a %s instruction, but this queue belongs to %s", who, oi->mnemonic, ls_unit_names[oi->unit],
+          ls_unit_names[qu->unit]);
+  if (ls_insn_check_fields(in, msg, sizeof msg)) VFAIL("%s: %s", who, msg);
+  unsigned f = ls_format_fields((ls_op)in->op);
+  if (oi->unit == LS_UNIT_ICU) {
+    if (in->op == LS_OP_NOP && in->n == 0) VFAIL("%s: nop needs a count of at least 1", who);
+    return LS_OK;
+  }
+  if (in->t0 >= LS_DTYPE_COUNT) VFAIL("%s: unknown element type %u", who, in->t0);
+  if (!ls_op_accepts((ls_op)in->op, (ls_dtype)in->t0))
+    VFAIL("%s: %s does not take %s (it takes %s types)", who, oi->mnemonic, ls_dtype_name((ls_dtype)in->t0), oi->types);
+  if ((f & LS_F_T1) && in->t1 >= LS_DTYPE_COUNT) VFAIL("%s: unknown output element type %u", who, in->t1);
+  if (in->n == 0) VFAIL("%s: n must be at least 1", who);
+  const unsigned nstreams = 2 * t->streams;
+  const uint8_t streams[4] = {in->dst, in->a, in->b, in->c};
+  const unsigned masks[4] = {LS_F_DST, LS_F_A, LS_F_B, LS_F_C};
+  for (int k = 0; k < 4; k++) {
+    if (!(f & masks[k])) continue;
+    if (streams[k] == LS_NO_STREAM && k == 2 && (f & LS_F_B_OPT)) continue;
+    if (streams[k] >= nstreams)
+      VFAIL("%s: stream %u does not exist (target has e0..e%u and w0..w%u)", who, streams[k], t->streams - 1,
+            t->streams - 1);
+  }
+  const uint64_t mem = g->mem_bytes;
+  const size_t sz = ls_dtype_size((ls_dtype)in->t0), vb = (size_t)t->lanes * sz;
+  const uint32_t lat = ls_insn_latency(t, in);
+  uint64_t lo, hi;
+  switch (oi->format) {
+  case LS_FMT_READ:
+  case LS_FMT_WRITE: {
+    if (in->addr % sz || (uint64_t)(in->stride < 0 ? -in->stride : in->stride) % sz)
+      VFAIL("%s: address %llu and stride %lld must be multiples of the %zu-byte element", who,
+            (unsigned long long)in->addr, (long long)in->stride, sz);
+    if (strided_range(in->addr, in->n, in->stride, vb, mem, &lo, &hi))
+      VFAIL("%s: %u vectors of %zu bytes at address %llu, stride %lld, reach outside memory [0, %llu)", who, in->n,
+            vb, (unsigned long long)in->addr, (long long)in->stride, (unsigned long long)mem);
+    int w = oi->format == LS_FMT_WRITE;
+    access a = {w ? in->cycle : in->cycle, in->cycle + (w ? lat : 0) + in->n, lo, hi, xi, (uint8_t)w};
+    if (acc_push(acc, a)) goto nomem;
+    break;
+  }
+  case LS_FMT_GATHER:
+  case LS_FMT_SCATTER: {
+    if (in->aux == 0) VFAIL("%s: the table size (size=) must be at least 1 element", who);
+    if (in->addr % sz) VFAIL("%s: address %llu must be a multiple of the %zu-byte element", who, (unsigned long long)in->addr, sz);
+    if (strided_range(in->addr, 1, 0, (uint64_t)in->aux * sz, mem, &lo, &hi))
+      VFAIL("%s: table of %u elements at address %llu reaches outside memory [0, %llu)", who, in->aux,
+            (unsigned long long)in->addr, (unsigned long long)mem);
+    int w = oi->format == LS_FMT_SCATTER;
+    access a = {in->cycle, in->cycle + (w ? lat : 0) + in->n, lo, hi, xi, (uint8_t)w};
+    if (acc_push(acc, a)) goto nomem;
+    break;
+  }
+  case LS_FMT_PERM: {
+    if (in->addr % 4) VFAIL("%s: permutation map address %llu must be a multiple of 4", who, (unsigned long long)in->addr);
+    if (strided_range(in->addr, 1, 0, (uint64_t)t->lanes * 4, mem, &lo, &hi))
+      VFAIL("%s: permutation map of %u u32 at address %llu reaches outside memory [0, %llu)", who, t->lanes,
+            (unsigned long long)in->addr, (unsigned long long)mem);
+    access a = {in->cycle, in->cycle + in->n, lo, hi, xi, 0};
+    if (acc_push(acc, a)) goto nomem;
+    break;
+  }
+  case LS_FMT_LANE:
+    if (in->op == LS_OP_DIST && (in->imm < 0 || in->imm >= (int64_t)t->lanes))
+      VFAIL("%s: dist lane %lld is outside 0..%u", who, (long long)in->imm, t->lanes - 1);
+    break;
+  case LS_FMT_UN:
+    if (in->op == LS_OP_TRANSPOSE && in->n % t->lanes)
+      VFAIL("%s: transpose streams whole %ux%u blocks; n=%u is not a multiple of %u", who, t->lanes, t->lanes, in->n,
+            t->lanes);
+    break;
+  case LS_FMT_LW:
+  case LS_FMT_MM:
+    if (in->aux != qu->index) VFAIL("%s: names plane p%u, but queue mxm%u drives plane p%u", who, in->aux, qu->index, qu->index);
+    if (oi->format == LS_FMT_LW && in->n > t->lanes)
+      VFAIL("%s: a plane holds at most %u weight rows, lw streams %u", who, t->lanes, in->n);
+    if (oi->format == LS_FMT_MM && (in->imm < 0 || in->imm > (int64_t)t->lanes))
+      VFAIL("%s: cols=%lld is outside 0..%u", who, (long long)in->imm, t->lanes);
+    break;
+  default: break;
+  }
+  return LS_OK;
+nomem:
+  rt_errorf(err, LS_ERR_NOMEM, "out of memory verifying the program");
+  return LS_ERR_NOMEM;
+fail:
+  return LS_ERR_VERIFY;
+}
+
+/* ---- streams ------------------------------------------------------------------------------ */
+
+typedef struct window {
+  uint64_t start, end, covered; /* cycles [start, end); producers: consumed up to covered */
+  uint32_t inst;
+  uint8_t stream, operand;
+} window;
+
+static int cmp_window(const void *pa, const void *pb) {
+  const window *a = pa, *b = pb;
+  if (a->stream != b->stream) return a->stream < b->stream ? -1 : 1;
+  if (a->start != b->start) return a->start < b->start ? -1 : 1;
+  if (a->inst != b->inst) return a->inst < b->inst ? -1 : 1;
+  return (a->operand > b->operand) - (a->operand < b->operand);
+}
+
+static ls_status check_streams(ls_program *p, ls_error *err) {
+  const ls_target *t = &p->prog.target;
+  size_t np = 0, nc = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    const rt_inst *x = &p->inst[i];
+    if (x->outs) np++;
+    if (ls_ops[x->in.op].unit == LS_UNIT_ICU) continue;
+    for (int k = 0; k < 3; k++)
+      if (input_stream(&x->in, k) != LS_NO_STREAM) nc++;
+  }
+  window *prod = malloc((np ? np : 1) * sizeof *prod), *cons = malloc((nc ? nc : 1) * sizeof *cons);
+  char who[96], other[96], sn[16];
+  ls_status st = LS_ERR_VERIFY;
+  if (!prod || !cons) {
+    rt_errorf(err, LS_ERR_NOMEM, "out of memory verifying streams");
+    st = LS_ERR_NOMEM;
+    goto fail;
+  }
+  np = nc = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    const rt_inst *x = &p->inst[i];
+    if (x->outs) {
+      uint64_t s = x->in.cycle + x->out_delay;
+      prod[np++] = (window){s, s + x->outs, s, i, x->in.dst, 0};
+    }
+    if (ls_ops[x->in.op].unit == LS_UNIT_ICU) continue;
+    for (int k = 0; k < 3; k++) {
+      uint8_t s = input_stream(&x->in, k);
+      if (s != LS_NO_STREAM) cons[nc++] = (window){x->in.cycle, x->in.cycle + x->in.n, 0, i, s, (uint8_t)k};
+    }
+  }
+  qsort(prod, np, sizeof *prod, cmp_window);
+  qsort(cons, nc, sizeof *cons, cmp_window);
+  for (size_t i = 1; i < np; i++)
+    if (prod[i].stream == prod[i - 1].stream && prod[i].start < prod[i - 1].end) {
+      rt_describe(p, &p->inst[prod[i - 1].inst], who, sizeof who);
+      rt_describe(p, &p->inst[prod[i].inst], other, sizeof other);
+      ls_stream_name(t, prod[i].stream, sn, sizeof sn);
+      VFAIL("stream %s at cycle %llu: %s puts a vector there while the one from %s is still unconsumed; it is "
+            "overwritten before it is consumed",
+            sn, (unsigned long long)prod[i].start, other, who);
+    }
+  size_t pi = 0;
+  for (size_t ci = 0; ci < nc; ci++) {
+    window *c = &cons[ci];
+    rt_inst *x = &p->inst[c->inst];
+    rt_describe(p, x, who, sizeof who);
+    ls_stream_name(t, c->stream, sn, sizeof sn);
+    while (pi < np && (prod[pi].stream < c->stream || (prod[pi].stream == c->stream && prod[pi].end <= c->start))) {
+      if (prod[pi].covered < prod[pi].end) goto unconsumed;
+      pi++;
+    }
+    if (pi == np || prod[pi].stream != c->stream || prod[pi].start > c->start)
+      VFAIL("%s: reads stream %s at cycle %llu, but nothing arrives there then", who, sn, (unsigned long long)c->start);
+    window *pr = &prod[pi];
+    if (c->end > pr->end) {
+      int two = pi + 1 < np && prod[pi + 1].stream == c->stream && prod[pi + 1].start == pr->end;
+      VFAIL("%s: reads stream %s over cycles %llu..%llu, but %s", who, sn, (unsigned long long)c->start,
+            (unsigned long long)(c->end - 1),
+            two ? "those vectors come from two producers (a read must lie within one producer's output)"
+                : "nothing arrives there after the producer's last vector");
+    }
+    if (c->start > pr->covered) goto unconsumed; /* vectors [covered, start) are skipped */
+    if (c->end > pr->covered) pr->covered = c->end;
+    const rt_inst *px = &p->inst[pr->inst];
+    ls_dtype want = input_dtype(&x->in, c->operand), have = ls_insn_out_dtype(&px->in);
+    if (want != LS_DTYPE_COUNT && want != have) {
+      rt_describe(p, px, other, sizeof other);
+      VFAIL("%s: expects %s on stream %s, but %s puts %s there", who, ls_dtype_name(want), sn, other, ls_dtype_name(have));
+    }
+    x->src[c->operand] = pr->inst;
+    x->src_off[c->operand] = (uint32_t)(c->start - pr->start);
+    if (p->inst[pr->inst].last_use == RT_NONE || p->inst[pr->inst].last_use < c->inst)
+      p->inst[pr->inst].last_use = c->inst;
+  }
+  for (; pi < np; pi++)
+    if (prod[pi].covered < prod[pi].end) goto unconsumed;
+  free(prod);
+  free(cons);
+  return LS_OK;
+unconsumed: {
+  window *u = pi < np ? &prod[pi] : NULL;
+  for (size_t i = 0; !u && i < np; i++) u = prod[i].covered < prod[i].end ? &prod[i] : NULL;
+  if (u) {
+    rt_describe(p, &p->inst[u->inst], who, sizeof who);
+    ls_stream_name(t, u->stream, sn, sizeof sn);
+    rt_errorf(err, LS_ERR_VERIFY, "%s: its vector %llu arrives on stream %s at cycle %llu and is never consumed", who,
+              (unsigned long long)(u->covered - u->start), sn, (unsigned long long)u->covered);
+  }
+}
+fail:
+  free(prod);
+  free(cons);
+  return st;
+}
+
+/* ---- memory races ------------------------------------------------------------------------- */
+
+static int cmp_access(const void *pa, const void *pb) {
+  const access *a = pa, *b = pb;
+  if (a->t0 != b->t0) return a->t0 < b->t0 ? -1 : 1;
+  return (a->inst > b->inst) - (a->inst < b->inst);
+}
+
+static ls_status check_races(ls_program *p, accvec *acc, ls_error *err) {
+  qsort(acc->v, acc->n, sizeof *acc->v, cmp_access);
+  size_t *active = malloc((acc->n ? acc->n : 1) * sizeof *active), na = 0;
+  if (!active) {
+    rt_errorf(err, LS_ERR_NOMEM, "out of memory checking memory races");
+    return LS_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < acc->n; i++) {
+    const access *r = &acc->v[i];
+    size_t keep = 0;
+    for (size_t j = 0; j < na; j++)
+      if (acc->v[active[j]].t1 > r->t0) active[keep++] = active[j];
+    na = keep;
+    for (size_t j = 0; j < na; j++) {
+      const access *o = &acc->v[active[j]];
+      if ((r->write || o->write) && r->lo < o->hi && o->lo < r->hi) {
+        char a[96], b[96];
+        rt_describe(p, &p->inst[o->inst], a, sizeof a);
+        rt_describe(p, &p->inst[r->inst], b, sizeof b);
+        rt_errorf(err, LS_ERR_VERIFY,
+                  "memory race: %s (cycles %llu..%llu, bytes %llu..%llu) and %s (cycles %llu..%llu, bytes %llu..%llu) "
+                  "touch the same bytes at the same time and one of them writes",
+                  a, (unsigned long long)o->t0, (unsigned long long)(o->t1 - 1), (unsigned long long)o->lo,
+                  (unsigned long long)(o->hi - 1), b, (unsigned long long)r->t0, (unsigned long long)(r->t1 - 1),
+                  (unsigned long long)r->lo, (unsigned long long)(r->hi - 1));
+        free(active);
+        return LS_ERR_VERIFY;
+      }
+    }
+    active[na++] = i;
+  }
+  free(active);
+  return LS_OK;
+}
+
+/* A READ may be consumed straight from SRAM (fast mode) unless something writes its bytes
+ * after it issues and before (or as) its last consumer runs. */
+static void plan_aliases(ls_program *p, const accvec *acc) {
+  for (size_t i = 0; i < acc->n; i++) {
+    const access *r = &acc->v[i];
+    rt_inst *x = &p->inst[r->inst];
+    if (x->in.op != LS_OP_READ || x->last_use == RT_NONE) continue;
+    x->alias = 1;
+    for (size_t j = 0; j < acc->n && x->alias; j++) {
+      const access *w = &acc->v[j];
+      if (w->write && w->inst > r->inst && w->inst <= x->last_use && r->lo < w->hi && w->lo < r->hi) x->alias = 0;
+    }
+  }
+}
+
+/* ---- slots: output buffers by liveness ---------------------------------------------------- */
+
+typedef struct live {
+  uint64_t off, size;
+  uint32_t last;
+} live;
+
+static ls_status plan_slots(ls_program *p, ls_error *err) {
+  const ls_target *t = &p->prog.target;
+  live *lv = malloc(sizeof *lv * (p->n_inst ? p->n_inst : 1));
+  size_t nl = 0;
+  uint64_t peak = 0;
+  if (!lv) {
+    rt_errorf(err, LS_ERR_NOMEM, "out of memory planning stream slots");
+    return LS_ERR_NOMEM;
+  }
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    rt_inst *x = &p->inst[i];
+    if (!x->outs) continue;
+    size_t keep = 0;
+    for (size_t j = 0; j < nl; j++)
+      if (lv[j].last >= i) lv[keep++] = lv[j];
+    nl = keep; /* lv stays sorted by offset */
+    uint64_t size = (uint64_t)x->outs * ls_vector_bytes(t, ls_insn_out_dtype(&x->in));
+    size = (size + 63) & ~(uint64_t)63;
+    uint64_t off = 0;
+    size_t at = 0;
+    for (; at < nl; at++) {
+      if (lv[at].off >= off + size) break;
+      off = lv[at].off + lv[at].size;
+    }
+    memmove(lv + at + 1, lv + at, (nl - at) * sizeof *lv);
+    lv[at] = (live){off, size, x->last_use};
+    nl++;
+    x->slot = off;
+    if (off + size > peak) peak = off + size;
+  }
+  free(lv);
+  p->slot_bytes = peak;
+  return LS_OK;
+}
+
+/* ---- the whole check ---------------------------------------------------------------------- */
+
+static int cmp_inst(const void *pa, const void *pb) {
+  const rt_inst *a = pa, *b = pb;
+  if (a->in.cycle != b->in.cycle) return a->in.cycle < b->in.cycle ? -1 : 1;
+  if (a->queue != b->queue) return a->queue < b->queue ? -1 : 1;
+  return (a->qinsn > b->qinsn) - (a->qinsn < b->qinsn); /* repetitions: see cycle order */
+}
+
+static ls_status check_program(ls_program *p, ls_error *err) {
+  ls_prog *g = &p->prog;
+  ls_target *t = &g->target;
+  char msg[256];
+  if (ls_target_check(t, msg, sizeof msg)) VFAIL("%s", msg);
+  if (t->lat[LS_LAT_HOP] < 1) VFAIL("target %s: the hop latency must be at least 1 cycle", t->name);
+  if (g->mem_bytes == 0) VFAIL("the program declares no memory");
+  if (g->mem_bytes > t->sram_bytes)
+    VFAIL("the program needs %llu bytes of SRAM, target %s has %llu", (unsigned long long)g->mem_bytes, t->name,
+          (unsigned long long)t->sram_bytes);
+  if (g->mem_bytes > RT_MAX_MEM) VFAIL("the program's %llu bytes of memory exceed the runtime's limit", (unsigned long long)g->mem_bytes);
+  for (uint32_t i = 0; i < g->n_io; i++) {
+    const ls_io *io = &g->io[i];
+    if (io->dtype >= LS_DTYPE_COUNT) VFAIL("tensor '%s': unknown element type %u", io->name, io->dtype);
+    uint64_t e = 1;
+    for (unsigned d = 0; d < io->rank; d++) {
+      if (io->dims[d] && e > g->mem_bytes / io->dims[d]) VFAIL("tensor '%s' is larger than memory", io->name);
+      e *= io->dims[d];
+    }
+    uint64_t bytes = e * ls_dtype_size((ls_dtype)io->dtype);
+    if (io->addr > g->mem_bytes || bytes > g->mem_bytes - io->addr)
+      VFAIL("tensor '%s' (%llu bytes at %llu) reaches outside memory [0, %llu)", io->name, (unsigned long long)bytes,
+            (unsigned long long)io->addr, (unsigned long long)g->mem_bytes);
+    if (io->addr % ls_dtype_size((ls_dtype)io->dtype)) VFAIL("tensor '%s': address %llu is not aligned to its element", io->name, (unsigned long long)io->addr);
+    for (uint32_t j = 0; j < i; j++)
+      if (strcmp(g->io[j].name, io->name) == 0) VFAIL("two tensors are named '%s'", io->name);
+  }
+  for (uint32_t i = 0; i < g->n_consts; i++) {
+    const ls_const *c = &g->consts[i];
+    if (c->addr > g->mem_bytes || c->size > g->mem_bytes - c->addr)
+      VFAIL("constant %u (%llu bytes at %llu) reaches outside memory [0, %llu)", i, (unsigned long long)c->size,
+            (unsigned long long)c->addr, (unsigned long long)g->mem_bytes);
+  }
+  for (uint32_t q = 0; q < g->n_queues; q++) {
+    const ls_queue *qu = &g->queues[q];
+    if (qu->unit >= LS_UNIT_ICU) VFAIL("queue %u: unit %u is not a slice kind (mem, vxm, mxm, sxm)", q, qu->unit);
+    if (qu->index >= t->slices[qu->unit])
+      VFAIL("queue %s%u: target %s has only %u %s slices", ls_unit_names[qu->unit], qu->index, t->name,
+            t->slices[qu->unit], ls_unit_names[qu->unit]);
+    for (uint32_t r = 0; r < q; r++)
+      if (g->queues[r].unit == qu->unit && g->queues[r].index == qu->index)
+        VFAIL("queue %s%u appears twice", ls_unit_names[qu->unit], qu->index);
+  }
+  return LS_OK;
+fail:
+  return LS_ERR_VERIFY;
+}
+
+/* Expand every queue, checking that each issues in order without overlapping itself. */
+static ls_status expand_queues(ls_program *p, ls_error *err) {
+  ls_prog *g = &p->prog;
+  uint64_t total = 0;
+  for (uint32_t q = 0; q < g->n_queues; q++) {
+    uint64_t n = ls_queue_expanded_count(&g->queues[q]);
+    if (n > RT_MAX_INSTANCES || total + n > RT_MAX_INSTANCES)
+      VFAIL("the program issues more than %u instructions, the runtime's limit", RT_MAX_INSTANCES);
+    total += n;
+  }
+  p->inst = calloc(total ? total : 1, sizeof *p->inst);
+  if (!p->inst) {
+    rt_errorf(err, LS_ERR_NOMEM, "out of memory for %llu instructions", (unsigned long long)total);
+    return LS_ERR_NOMEM;
+  }
+  uint32_t k = 0;
+  char qn[16];
+  for (uint32_t q = 0; q < g->n_queues; q++) {
+    const ls_queue *qu = &g->queues[q];
+    queue_name(g, q, qn, sizeof qn);
+    ls_insn prev;
+    int have_prev = 0;
+    uint64_t free_at = 0;
+    uint32_t prev_i = 0;
+    for (uint32_t i = 0; i < qu->count; i++) {
+      const ls_insn *in = &qu->insns[i];
+      uint32_t reps = 1;
+      if (in->op == LS_OP_REPEAT) {
+        char msg[160];
+        if (ls_insn_check_fields(in, msg, sizeof msg)) VFAIL("%s insn %u (repeat): %s", qn, i, msg);
+        if (!have_prev) VFAIL("%s insn %u: repeat has no instruction before it to repeat", qn, i);
+        if (in->n == 0) VFAIL("%s insn %u: repeat needs a count of at least 1", qn, i);
+        if (in->cycle != prev.cycle + in->aux)
+          VFAIL("%s insn %u: repeat is written at cycle %llu, but its first repetition issues at %llu (previous at %llu + delay %u)",
+                qn, i, (unsigned long long)in->cycle, (unsigned long long)(prev.cycle + in->aux),
+                (unsigned long long)prev.cycle, in->aux);
+        reps = in->n;
+      }
+      for (uint32_t r = 0; r < reps; r++) {
+        ls_insn cur = in->op == LS_OP_REPEAT ? ls_repeat_instance(&prev, in->aux) : *in;
+        if (cur.cycle < free_at)
+          VFAIL("%s insn %u (%s @%llu): the queue is busy until cycle %llu with insn %u (%s @%llu); two "
+                "instructions on one unit at once",
+                qn, i, cur.op < LS_OP_COUNT ? ls_ops[cur.op].mnemonic : "?", (unsigned long long)cur.cycle,
+                (unsigned long long)free_at, prev_i, ls_ops[prev.op].mnemonic, (unsigned long long)prev.cycle);
+        if (cur.cycle > UINT64_MAX / 4) VFAIL("%s insn %u: issue cycle %llu is implausibly large", qn, i, (unsigned long long)cur.cycle);
+        rt_inst *x = &p->inst[k++];
+        x->in = cur;
+        x->queue = q;
+        x->qinsn = i;
+        x->src[0] = x->src[1] = x->src[2] = RT_NONE;
+        x->last_use = RT_NONE;
+        x->slot = RT_NOSLOT;
+        x->outs = cur.op < LS_OP_COUNT ? ls_insn_outputs(&cur) : 0;
+        x->out_delay = cur.op < LS_OP_COUNT ? ls_insn_out_delay(&g->target, &cur) : 0;
+        free_at = cur.cycle + (cur.op < LS_OP_COUNT ? ls_insn_busy(&cur) : 1);
+        prev = cur;
+        prev_i = i;
+        have_prev = 1;
+      }
+    }
+  }
+  p->n_inst = k;
+  return LS_OK;
+fail:
+  return LS_ERR_VERIFY;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* SYNC needs a NOTIFY the cycle before; MM needs its plane loaded first. */
+static ls_status check_control(ls_program *p, ls_error *err) {
+  size_t nn = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++) nn += p->inst[i].in.op == LS_OP_NOTIFY;
+  uint64_t *notes = malloc((nn ? nn : 1) * sizeof *notes);
+  uint8_t loaded[256] = {0};
+  char who[96];
+  if (!notes) {
+    rt_errorf(err, LS_ERR_NOMEM, "out of memory");
+    return LS_ERR_NOMEM;
+  }
+  nn = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++)
+    if (p->inst[i].in.op == LS_OP_NOTIFY) notes[nn++] = p->inst[i].in.cycle;
+  qsort(notes, nn, sizeof *notes, cmp_u64);
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    const rt_inst *x = &p->inst[i];
+    if (x->in.op == LS_OP_SYNC) {
+      uint64_t want = x->in.cycle - 1;
+      if (x->in.cycle == 0 || !bsearch(&want, notes, nn, sizeof *notes, cmp_u64)) {
+        rt_describe(p, x, who, sizeof who);
+        free(notes);
+        rt_errorf(err, LS_ERR_VERIFY, "%s: sync at cycle %llu, but no notify issues at cycle %llu", who,
+                  (unsigned long long)x->in.cycle, (unsigned long long)want);
+        return LS_ERR_VERIFY;
+      }
+    }
+    if (x->in.op == LS_OP_LW) loaded[x->in.aux & 255] = 1;
+    if (x->in.op == LS_OP_MM && !loaded[x->in.aux & 255]) {
+      rt_describe(p, x, who, sizeof who);
+      free(notes);
+      rt_errorf(err, LS_ERR_VERIFY, "%s: multiplies with plane p%u before any lw has loaded it", who, x->in.aux);
+      return LS_ERR_VERIFY;
+    }
+  }
+  free(notes);
+  return LS_OK;
+}
+
+static ls_status check_constant_writes(ls_program *p, const accvec *acc, ls_error *err) {
+  const ls_prog *g = &p->prog;
+  for (size_t i = 0; i < acc->n; i++) {
+    const access *a = &acc->v[i];
+    if (!a->write) continue;
+    for (uint32_t c = 0; c < g->n_consts; c++) {
+      const ls_const *k = &g->consts[c];
+      if (k->size && a->lo < k->addr + k->size && k->addr < a->hi) {
+        char who[96];
+        rt_describe(p, &p->inst[a->inst], who, sizeof who);
+        rt_errorf(err, LS_ERR_VERIFY, "%s: writes bytes %llu..%llu, which hold constant %u (bytes %llu..%llu); constants are read-only",
+                  who, (unsigned long long)a->lo, (unsigned long long)(a->hi - 1), c, (unsigned long long)k->addr,
+                  (unsigned long long)(k->addr + k->size - 1));
+        return LS_ERR_VERIFY;
+      }
+    }
+  }
+  return LS_OK;
+}
+
+ls_status rt_verify(ls_program *p, ls_error *err) {
+  ls_status st;
+  accvec acc = {0};
+  if ((st = check_program(p, err)) || (st = expand_queues(p, err))) return st;
+  for (uint32_t i = 0; i < p->n_inst; i++)
+    if ((st = check_insn(p, i, &acc, err))) goto out;
+  /* execution order; access records keep the pre-sort index, so renumber them */
+  {
+    uint32_t *pos = malloc(sizeof *pos * (p->n_inst ? p->n_inst : 1));
+    if (!pos) {
+      rt_errorf(err, LS_ERR_NOMEM, "out of memory");
+      st = LS_ERR_NOMEM;
+      goto out;
+    }
+    for (uint32_t i = 0; i < p->n_inst; i++) p->inst[i].slot = i; /* borrow: original index */
+    qsort(p->inst, p->n_inst, sizeof *p->inst, cmp_inst);
+    for (uint32_t i = 0; i < p->n_inst; i++) {
+      pos[p->inst[i].slot] = i;
+      p->inst[i].slot = RT_NOSLOT;
+    }
+    for (size_t i = 0; i < acc.n; i++) acc.v[i].inst = pos[acc.v[i].inst];
+    free(pos);
+  }
+  if ((st = check_streams(p, err)) || (st = check_control(p, err)) || (st = check_constant_writes(p, &acc, err)) ||
+      (st = check_races(p, &acc, err)))
+    goto out;
+  plan_aliases(p, &acc);
+  if ((st = plan_slots(p, err))) goto out;
+
+  const ls_target *t = &p->prog.target;
+  uint64_t cycles = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    uint64_t d = ls_insn_done(t, &p->inst[i].in);
+    if (d > cycles) cycles = d;
+  }
+  p->cycles = cycles;
+  p->sram_off = 0;
+  p->sram_bytes = (size_t)((p->prog.mem_bytes + 63) & ~(uint64_t)63);
+  p->slot_off = p->sram_off + p->sram_bytes;
+  p->plane_stride = 64 + (size_t)t->lanes * t->lanes * 4;
+  p->plane_off = p->slot_off + p->slot_bytes;
+  p->check_off = p->plane_off + p->plane_stride * t->slices[LS_UNIT_MXM];
+  p->check_bytes = 2 * (size_t)t->streams * 24 + (size_t)p->n_inst * 4;
+  p->check_bytes = (p->check_bytes + 63) & ~(size_t)63;
+  p->arena_bytes = p->check_off + p->check_bytes;
+out:
+  free(acc.v);
+  return st;
+}

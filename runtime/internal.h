@@ -1,0 +1,82 @@
+/* internal.h - the runtime's view of a loaded program. Not installed; tests may include it.
+ *
+ * Loading turns a program file into a list of instances: every instruction a queue issues
+ * (REPEATs expanded), sorted by (issue cycle, queue). That order is a valid bulk execution
+ * order: a consumer always issues at least `hop` (>= 1) cycles after its producer, and the
+ * verifier forbids memory races, so running each instance whole, in this order, computes
+ * exactly what the cycle-by-cycle machine computes. */
+#ifndef LOCKSTEP_INTERNAL_H
+#define LOCKSTEP_INTERNAL_H
+
+#include "lockstep.h"
+
+#define RT_NONE UINT32_MAX
+#define RT_NOSLOT UINT64_MAX
+#define RT_MAX_INSTANCES (1u << 24)
+#define RT_MAX_MEM (1ull << 40)
+
+typedef struct rt_inst {
+  ls_insn in;          /* the instance: a REPEAT's repetitions have their own cycle/addr */
+  uint32_t queue;      /* index in prog.queues */
+  uint32_t qinsn;      /* index in that queue's list (the REPEAT for repetitions) */
+  uint32_t outs;       /* vectors produced on in.dst */
+  uint32_t src[3];     /* producing instance of inputs a, b, c; RT_NONE if unused */
+  uint32_t src_off[3]; /* first vector consumed, within that producer's output */
+  uint32_t last_use;   /* position of the last instance consuming our output */
+  uint64_t out_delay;  /* output j arrives at in.cycle + out_delay + j */
+  uint64_t slot;       /* output buffer: byte offset in the stream-slot region */
+  uint8_t alias;       /* fast mode: a READ whose consumers read SRAM in place */
+} rt_inst;
+
+struct ls_program {
+  ls_prog prog;
+  rt_inst *inst;
+  uint32_t n_inst;
+  uint64_t cycles;
+  /* arena layout, byte offsets */
+  size_t sram_off, sram_bytes;
+  size_t slot_off, slot_bytes;
+  size_t plane_off, plane_stride; /* one MXM plane: 64-byte header (rows) + lanes*lanes f32 */
+  size_t check_off, check_bytes;
+  size_t arena_bytes;
+};
+
+/* verify.c: checks the program and fills inst[] links, slots and the arena layout. */
+ls_status rt_verify(ls_program *p, ls_error *err);
+void rt_errorf(ls_error *err, ls_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* "mem0 insn 3 (read @12)": how messages name an instance */
+void rt_describe(const ls_program *p, const rt_inst *x, char *buf, size_t len);
+
+/* kernels.c: the data semantics of every instruction. */
+typedef struct k_src {
+  const uint8_t *p; /* vector i at p + i*stride */
+  int64_t stride;
+} k_src;
+typedef struct k_ctx {
+  const ls_target *t;
+  uint8_t *sram;
+  uint8_t *planes;      /* plane k at planes + k*plane_stride */
+  size_t plane_stride;
+} k_ctx;
+/* Run vectors [v0, v1) of instance `in`; out is its output buffer (lanes-wide vectors of the
+ * output type, contiguous). Instructions for which k_splittable() is 0 take [0, n) whole. */
+void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1);
+int k_splittable(ls_op op);
+/* Split points must be multiples of this many vectors for the bits not to change: 1 for
+ * elementwise work; MM's row block (a fixed function of n, never of the thread count). */
+uint32_t k_grain(const ls_target *t, const ls_insn *in);
+/* Work estimate in element-operations, to decide whether threads pay off. */
+uint64_t k_work(const ls_target *t, const ls_insn *in);
+
+/* fpenv.c: flush-to-zero and denormals-are-zero for the duration of a run. */
+typedef struct fp_saved {
+  unsigned long bits;
+} fp_saved;
+void fp_enter(fp_saved *s);
+void fp_leave(const fp_saved *s);
+
+#endif

@@ -1,0 +1,241 @@
+/* test_runtime.c - loading, verification errors, the examples, modes, threads and the
+ * floating-point environment of a run. Expected values are computed here by plain loops
+ * (the independent reference), with inputs chosen so every result is exact in f32. */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "support.h"
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+/* ---- the examples ------------------------------------------------------------------------ */
+
+typedef struct example {
+  const char *file;
+  uint64_t cycles;  /* worked out by hand in the example's comments */
+  void (*fill)(t_run *r);
+  void (*expect)(t_run *r);
+} example;
+
+static void vadd_fill(t_run *r) {
+  float *a = t_tensor(r, "a"), *b = t_tensor(r, "b");
+  for (int i = 0; i < 64; i++) a[i] = (float)i, b[i] = 100.0f - 2.0f * (float)i;
+}
+static void vadd_expect(t_run *r) {
+  const float *y = t_tensor(r, "y");
+  for (int i = 0; i < 64; i++) cr_assert_eq(y[i], 100.0f - (float)i, "y[%d] = %g", i, (double)y[i]);
+}
+
+static void fma_fill(t_run *r) {
+  float *x = t_tensor(r, "x");
+  for (int i = 0; i < 64; i++) x[i] = (float)i * 0.5f - 8.0f;
+}
+static void fma_expect(t_run *r) {
+  const float *x = t_tensor(r, "x"), *y = t_tensor(r, "y");
+  for (int i = 0; i < 64; i++) {
+    int l = i % 16;
+    double w1 = l + 1, b1 = 0.5, w2 = l < 8 ? -1 : 2, b2 = l % 2, w3 = 0.25, b3 = -3;
+    double want = ((x[i] * w1 + b1) * w2 + b2) * w3 + b3;
+    cr_assert_eq(y[i], (float)want, "y[%d] = %g, want %g", i, (double)y[i], want);
+  }
+}
+
+static void mm_fill(t_run *r) {
+  float *X = t_tensor(r, "X"), *W = t_tensor(r, "W"), *b = t_tensor(r, "b");
+  for (int i = 0; i < 8 * 16; i++) X[i] = (float)((i * 7) % 11) - 5.0f;
+  for (int i = 0; i < 16 * 16; i++) W[i] = (float)((i * 5) % 9) - 4.0f;
+  for (int j = 0; j < 16; j++) b[j] = (float)j - 8.0f;
+}
+static void mm_expect(t_run *r) {
+  const float *X = t_tensor(r, "X"), *W = t_tensor(r, "W"), *b = t_tensor(r, "b"), *Y = t_tensor(r, "Y");
+  for (int i = 0; i < 8; i++)
+    for (int j = 0; j < 16; j++) {
+      double s = b[j];
+      for (int k = 0; k < 16; k++) s += (double)X[i * 16 + k] * W[k * 16 + j];
+      double want = s < 0 ? 0 : s;
+      cr_assert_eq(Y[i * 16 + j], (float)want, "Y[%d][%d] = %g, want %g", i, j, (double)Y[i * 16 + j], want);
+    }
+}
+
+static void tr_fill(t_run *r) {
+  float *M = t_tensor(r, "M");
+  for (int i = 0; i < 256; i++) M[i] = (float)i;
+}
+static void tr_expect(t_run *r) {
+  const float *T = t_tensor(r, "T");
+  for (int i = 0; i < 16; i++)
+    for (int j = 0; j < 16; j++) cr_assert_eq(T[i * 16 + j], (float)(j * 16 + i), "T[%d][%d]", i, j);
+}
+
+static const example examples[] = {
+    {"examples/vadd.lsa", 11, vadd_fill, vadd_expect},
+    {"examples/fma_chain.lsa", 15, fma_fill, fma_expect},
+    {"examples/matmul_bias_relu.lsa", 39, mm_fill, mm_expect},
+    {"examples/transpose.lsa", 39, tr_fill, tr_expect},
+};
+
+static ls_program *load_example(const example *ex) {
+  char *src = t_read_file(ex->file);
+  ls_program *p;
+  ls_error e;
+  ls_status st = t_load(src, &p, &e);
+  free(src);
+  cr_assert_eq(st, LS_OK, "%s: %s", ex->file, e.msg);
+  return p;
+}
+
+Test(examples, outputs_and_cycles_in_both_modes) {
+  for (size_t k = 0; k < sizeof examples / sizeof *examples; k++) {
+    const example *ex = &examples[k];
+    for (int mode = 0; mode < 2; mode++) {
+      t_run r = t_open(load_example(ex));
+      ex->fill(&r);
+      ls_run_info info;
+      cr_assert_eq(t_exec(&r, mode ? LS_MODE_CHECKED : LS_MODE_FAST, 1, &info), LS_OK);
+      cr_assert_eq(info.cycles, ex->cycles, "%s mode %d: %llu cycles", ex->file, mode, (unsigned long long)info.cycles);
+      cr_assert_eq(ls_cycles(r.p), ex->cycles);
+      /* the assembler's statement of the program's length is the same number */
+      ls_prog_stats s;
+      ls_prog_stats_compute(ls_program_image(r.p), &s);
+      cr_assert_eq(s.cycles, ex->cycles);
+      ex->expect(&r);
+      t_close(&r);
+    }
+  }
+}
+
+/* Output bytes of one run of example k, in a mode, with a thread count. */
+static void run_bytes(size_t k, ls_mode mode, int threads, uint8_t *out, size_t cap, size_t *len) {
+  const example *ex = &examples[k];
+  t_run r = t_open(load_example(ex));
+  ex->fill(&r);
+  ls_run_info info;
+  cr_assert_eq(t_exec(&r, mode, threads, &info), LS_OK);
+  cr_assert_eq(info.cycles, ex->cycles);
+  *len = 0;
+  for (int i = 0; i < ls_tensor_count(r.p); i++) {
+    const ls_io *io = ls_tensor(r.p, i);
+    if (!io->is_output) continue;
+    size_t b = ls_io_bytes(io);
+    cr_assert(*len + b <= cap);
+    memcpy(out + *len, ls_tensor_data(r.p, r.arena, i), b);
+    *len += b;
+  }
+  t_close(&r);
+}
+
+Test(determinism, hundred_runs_threads_and_modes_give_identical_bytes) {
+  static uint8_t ref[1 << 16], got[1 << 16];
+  for (size_t k = 0; k < sizeof examples / sizeof *examples; k++) {
+    size_t rl, gl;
+    run_bytes(k, LS_MODE_CHECKED, 1, ref, sizeof ref, &rl);
+    for (int i = 0; i < 100; i++) {
+      ls_mode mode = i % 2 ? LS_MODE_CHECKED : LS_MODE_FAST;
+      int threads = 1 + i % 3 / 2 + (i % 4 == 3);
+      run_bytes(k, mode, threads, got, sizeof got, &gl);
+      cr_assert_eq(gl, rl);
+      cr_assert_eq(memcmp(ref, got, rl), 0, "%s: run %d (mode %d, %d threads) differs", examples[k].file, i, mode,
+                   threads);
+    }
+  }
+}
+
+/* A big GEMM, split across threads in fast mode, matches the single-threaded checked run. */
+Test(determinism, split_matmul_matches_across_threads) {
+  const char *src = t_big_matmul;
+  uint8_t *ref = NULL;
+  for (int trial = 0; trial < 4; trial++) {
+    ls_program *p;
+    ls_error e;
+    cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+    t_run r = t_open(p);
+    float *X = t_tensor(&r, "X"), *W = t_tensor(&r, "W");
+    uint32_t s = 12345;
+    for (int i = 0; i < 512 * 256; i++) s = s * 1103515245u + 12345u, X[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+    for (int i = 0; i < 256 * 256; i++) s = s * 1103515245u + 12345u, W[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+    ls_run_info info;
+    ls_mode mode = trial == 0 ? LS_MODE_CHECKED : LS_MODE_FAST;
+    cr_assert_eq(t_exec(&r, mode, trial == 0 ? 1 : trial, &info), LS_OK);
+    const float *Y = t_tensor(&r, "Y");
+    if (!ref) {
+      ref = malloc(512 * 256 * 4);
+      memcpy(ref, Y, 512 * 256 * 4);
+      /* and it is a matrix product: spot-check against a double-precision reference */
+      for (int i = 0; i < 512; i += 37)
+        for (int j = 0; j < 256; j += 29) {
+          double want = 0;
+          for (int k = 0; k < 256; k++) want += (double)X[i * 256 + k] * W[k * 256 + j];
+          cr_assert(fabs(Y[i * 256 + j] - want) < 1e-4, "Y[%d][%d] = %g, want %g", i, j, (double)Y[i * 256 + j], want);
+        }
+    } else {
+      cr_assert_eq(memcmp(ref, Y, 512 * 256 * 4), 0, "fast mode with %d threads differs from checked", trial);
+    }
+    t_close(&r);
+  }
+  free(ref);
+}
+
+/* ---- the floating-point environment -------------------------------------------------------- */
+
+Test(fpenv, subnormals_flush_to_zero_and_the_caller_mode_is_restored) {
+  const char *src = ".target host\n.set lanes 16\n"
+                    ".input x f32 [16] @0\n.output y f32 [16] @64\n.output z f32 [16] @128\n"
+                    "mem0:\n @0 read.f32 e0, [x], n=1\n"
+                    "vxm0:\n @3 muls.f32 e1, e0, 1e-20\n"
+                    "vxm1:\n @3 muls.f32 e2, e0, 1.0\n"
+                    "mem1:\n @5 write.f32 [y], e1\n"
+                    "mem2:\n @5 write.f32 [z], e2\n";
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  t_run r = t_open(p);
+  float *x = t_tensor(&r, "x");
+  for (int i = 0; i < 16; i++) x[i] = i < 8 ? 1e-20f : 1e-40f; /* 1e-40 is subnormal */
+#if defined(__SSE2__)
+  const unsigned before = _mm_getcsr();
+#endif
+  for (int mode = 0; mode < 2; mode++) {
+    cr_assert_eq(t_exec(&r, mode ? LS_MODE_CHECKED : LS_MODE_FAST, 1, NULL), LS_OK);
+#if defined(__SSE2__)
+    cr_assert_eq(_mm_getcsr(), before, "the caller's MXCSR must be restored");
+#endif
+    const float *y = t_tensor(&r, "y"), *z = t_tensor(&r, "z");
+    for (int i = 0; i < 16; i++) {
+      cr_assert_eq(y[i], 0.0f, "1e-20 * 1e-20 flushes to zero, got %g", (double)y[i]); /* FTZ */
+      cr_assert_eq(z[i], i < 8 ? 1e-20f : 0.0f, "z[%d] = %g", i, (double)z[i]);    /* DAZ */
+    }
+  }
+  t_close(&r);
+}
+
+/* ---- arguments ------------------------------------------------------------------------------ */
+
+Test(api, arena_must_be_big_enough_and_aligned) {
+  char *src = t_read_file("examples/vadd.lsa");
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK);
+  free(src);
+  size_t n = ls_arena_bytes(p);
+  uint8_t *arena = aligned_alloc(64, n + 64);
+  cr_assert_eq(ls_arena_init(p, arena, n, &e), LS_OK);
+  cr_assert_eq(ls_run(p, arena, n - 1, NULL, NULL, &e), LS_ERR_ARG);
+  cr_assert(strstr(e.msg, "at least"), "%s", e.msg);
+  cr_assert_eq(ls_run(p, arena + 1, n, NULL, NULL, &e), LS_ERR_ARG);
+  cr_assert_eq(ls_tensor_find(p, "nope"), -1);
+  cr_assert_null(ls_tensor(p, 99));
+  free(arena);
+  ls_free(p);
+}
+
+Test(api, load_file_errors_name_the_file) {
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(ls_load_file("/nonexistent/x.lsp", &p, &e), LS_ERR_IO);
+  cr_assert(strstr(e.msg, "/nonexistent/x.lsp"), "%s", e.msg);
+  cr_assert_null(p);
+  uint8_t junk[64] = "not a program at all";
+  cr_assert_eq(ls_load(junk, sizeof junk, &p, &e), LS_ERR_FORMAT);
+  cr_assert(strstr(e.msg, "magic"), "%s", e.msg);
+}
