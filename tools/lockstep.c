@@ -1,0 +1,774 @@
+/* lockstep.c - the command-line tool: the one place where assembler, runtime and file
+ * formats meet.
+ *
+ *   lockstep asm prog.lsa -o prog.lsp     assemble and verify
+ *   lockstep disasm prog.lsp              program file back to text
+ *   lockstep run prog.lsp --input a=a.npy run it; cycles, predicted and measured time
+ *   lockstep trace prog.lsp -o t.json     a cycle-level Chrome/Perfetto trace
+ *   lockstep info prog.lsp                target, tensors, memory, cycles
+ *
+ * Exit codes: 0 success, 1 a bad program or input file (the message says which and why),
+ * 2 a usage error. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "asm.h"
+#include "lockstep.h"
+#include "ls_config.h"
+#include "npy.h"
+
+#define EXIT_BAD 1
+#define EXIT_USAGE 2
+
+static const char *prog_name = "lockstep";
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+  fprintf(stderr, "%s %s: ", prog_name, cmd);
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry '%s %s --help'.\n", prog_name, cmd);
+  return EXIT_USAGE;
+}
+
+/* ---- reading programs: binary .lsp or assembly text -------------------------------------- */
+
+static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
+  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return NULL;
+  }
+  size_t cap = 1 << 16, n = 0;
+  uint8_t *buf = malloc(cap);
+  for (;;) {
+    if (!buf) break;
+    if (n == cap) {
+      uint8_t *nb = cap < (SIZE_MAX / 2) ? realloc(buf, cap * 2) : NULL;
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb, cap *= 2;
+    }
+    size_t got = fread(buf + n, 1, cap - n, f);
+    if (got == 0) break;
+    n += got;
+  }
+  int bad = ferror(f);
+  if (f != stdin) fclose(f);
+  if (!buf || bad) {
+    free(buf);
+    snprintf(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
+    return NULL;
+  }
+  *len = n;
+  return buf;
+}
+
+/* Load a program file or assembly text into a verified program. Prints the error. */
+static ls_program *load_program(const char *path) {
+  char err[600];
+  size_t len;
+  uint8_t *buf = slurp(path, &len, err, sizeof err);
+  if (!buf) {
+    fprintf(stderr, "%s: error: %s\n", prog_name, err);
+    return NULL;
+  }
+  ls_program *p = NULL;
+  ls_error e;
+  if (len >= 4 && memcmp(buf, LS_FILE_MAGIC, 4) == 0) {
+    if (ls_load(buf, len, &p, &e) != LS_OK) fprintf(stderr, "%s: error: %s: %s\n", prog_name, path, e.msg);
+  } else {
+    ls_prog g;
+    uint8_t *img;
+    size_t ilen;
+    if (ls_assemble((const char *)buf, len, path, &g, err, sizeof err) != 0) {
+      fprintf(stderr, "%s: error: %s\n", prog_name, err);
+    } else if (ls_prog_encode(&g, &img, &ilen) != 0) {
+      fprintf(stderr, "%s: error: out of memory\n", prog_name);
+      ls_prog_free(&g);
+    } else {
+      ls_prog_free(&g);
+      if (ls_load(img, ilen, &p, &e) != LS_OK) fprintf(stderr, "%s: error: %s: %s\n", prog_name, path, e.msg);
+      free(img);
+    }
+  }
+  free(buf);
+  return p;
+}
+
+static void shape_str(const ls_io *io, char *buf, size_t len) {
+  size_t k = (size_t)snprintf(buf, len, "%s [", ls_dtype_name((ls_dtype)io->dtype));
+  for (unsigned d = 0; d < io->rank && k < len; d++)
+    k += (size_t)snprintf(buf + k, len - k, "%s%" PRIu64, d ? "," : "", io->dims[d]);
+  if (k < len) snprintf(buf + k, len - k, "]");
+}
+
+static int has_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+  return 0;
+}
+
+/* ---- asm --------------------------------------------------------------------------------- */
+
+static const char asm_help[] =
+    "usage: lockstep asm PROGRAM.lsa [-o PROGRAM.lsp]\n"
+    "\n"
+    "Assemble a text program into a program file, verify it as the runtime will, and print\n"
+    "its instruction count, cycles and memory. Without -o nothing is written.\n"
+    "\n"
+    "  -o FILE   write the binary program here\n"
+    "  --help    show this help\n"
+    "\n"
+    "The assembly language is described in docs/ISA.md; examples/*.lsa are small programs.\n";
+
+static int cmd_asm(int argc, char **argv) {
+  if (has_help(argc, argv)) return fputs(asm_help, stdout), 0;
+  const char *in = NULL, *out = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-o") == 0) {
+      if (++i == argc) return usage_error("asm", "%s needs a file name", "-o");
+      out = argv[i];
+    } else if (argv[i][0] == '-' && argv[i][1]) return usage_error("asm", "unknown option '%s'", argv[i]);
+    else if (in) return usage_error("asm", "one program at a time (got '%s' too)", argv[i]);
+    else in = argv[i];
+  }
+  if (!in) return usage_error("asm", "%sname the program to assemble", "");
+  char err[600];
+  size_t len;
+  uint8_t *src = slurp(in, &len, err, sizeof err);
+  if (!src) return fprintf(stderr, "%s: error: %s\n", prog_name, err), EXIT_BAD;
+  ls_prog g;
+  int rc = ls_assemble((const char *)src, len, in, &g, err, sizeof err);
+  free(src);
+  if (rc) return fprintf(stderr, "%s: error: %s\n", prog_name, err), EXIT_BAD;
+  uint8_t *img;
+  size_t ilen;
+  if (ls_prog_encode(&g, &img, &ilen)) return ls_prog_free(&g), fprintf(stderr, "%s: out of memory\n", prog_name), EXIT_BAD;
+  ls_prog_stats s;
+  ls_prog_stats_compute(&g, &s);
+  ls_prog_free(&g);
+  ls_program *p;
+  ls_error e;
+  if (ls_load(img, ilen, &p, &e) != LS_OK) {
+    fprintf(stderr, "%s: error: %s: %s\n", prog_name, in, e.msg);
+    free(img);
+    return EXIT_BAD;
+  }
+  printf("%s: %" PRIu64 " instructions, %" PRIu64 " cycles, %zu arena bytes\n", in, s.insns, s.cycles, ls_arena_bytes(p));
+  ls_free(p);
+  if (out) {
+    FILE *f = fopen(out, "wb");
+    if (!f || fwrite(img, 1, ilen, f) != ilen || fclose(f) != 0) {
+      fprintf(stderr, "%s: error: %s: cannot write: %s\n", prog_name, out, strerror(errno));
+      free(img);
+      return EXIT_BAD;
+    }
+    printf("wrote %s (%zu bytes)\n", out, ilen);
+  }
+  free(img);
+  return 0;
+}
+
+/* ---- disasm ------------------------------------------------------------------------------ */
+
+static const char disasm_help[] =
+    "usage: lockstep disasm PROGRAM.lsp [-o PROGRAM.lsa]\n"
+    "\n"
+    "Print a program file as assembly text. Assembling that text gives back the identical\n"
+    "file, byte for byte. The program is verified first; use --no-verify to print a program\n"
+    "the runtime would reject (to see what is wrong with it).\n"
+    "\n"
+    "  -o FILE      write the text here instead of standard output\n"
+    "  --no-verify  do not run the verifier\n"
+    "  --help       show this help\n";
+
+static int cmd_disasm(int argc, char **argv) {
+  if (has_help(argc, argv)) return fputs(disasm_help, stdout), 0;
+  const char *in = NULL, *out = NULL;
+  int verify = 1;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-o") == 0) {
+      if (++i == argc) return usage_error("disasm", "%s needs a file name", "-o");
+      out = argv[i];
+    } else if (strcmp(argv[i], "--no-verify") == 0) verify = 0;
+    else if (argv[i][0] == '-' && argv[i][1]) return usage_error("disasm", "unknown option '%s'", argv[i]);
+    else if (in) return usage_error("disasm", "one program at a time (got '%s' too)", argv[i]);
+    else in = argv[i];
+  }
+  if (!in) return usage_error("disasm", "%sname the program file", "");
+  char err[600];
+  size_t len;
+  uint8_t *buf = slurp(in, &len, err, sizeof err);
+  if (!buf) return fprintf(stderr, "%s: error: %s\n", prog_name, err), EXIT_BAD;
+  ls_prog g;
+  if (ls_prog_decode(buf, len, &g, err, sizeof err)) {
+    free(buf);
+    return fprintf(stderr, "%s: error: %s: %s\n", prog_name, in, err), EXIT_BAD;
+  }
+  if (verify) {
+    ls_program *p;
+    ls_error e;
+    if (ls_load(buf, len, &p, &e) != LS_OK) {
+      fprintf(stderr, "%s: error: %s: %s\n", prog_name, in, e.msg);
+      free(buf);
+      ls_prog_free(&g);
+      return EXIT_BAD;
+    }
+    ls_free(p);
+  }
+  free(buf);
+  FILE *f = out ? fopen(out, "w") : stdout;
+  if (!f) {
+    ls_prog_free(&g);
+    return fprintf(stderr, "%s: error: %s: cannot write: %s\n", prog_name, out, strerror(errno)), EXIT_BAD;
+  }
+  int rc = ls_disassemble(&g, f);
+  ls_prog_free(&g);
+  if (out && fclose(f) != 0) rc = -1;
+  if (rc) return fprintf(stderr, "%s: error: writing the text failed\n", prog_name), EXIT_BAD;
+  return 0;
+}
+
+/* ---- inputs and outputs -------------------------------------------------------------------- */
+
+typedef struct binding {
+  const char *name; /* NULL: the only input / output */
+  const char *path;
+} binding;
+
+typedef struct run_args {
+  const char *prog;
+  binding in[64], out[64];
+  int n_in, n_out;
+  const char *fill;
+  ls_mode mode;
+  int threads, runs;
+  const char *trace_out;
+} run_args;
+
+static int parse_binding(const char *arg, binding *b) {
+  const char *eq = strchr(arg, '=');
+  b->name = NULL;
+  b->path = arg;
+  if (eq) {
+    static char names[128][LS_MAX_NAME];
+    static int used;
+    size_t n = (size_t)(eq - arg);
+    if (n == 0 || n >= LS_MAX_NAME || used == 128) return -1;
+    memcpy(names[used], arg, n);
+    names[used][n] = '\0';
+    b->name = names[used++];
+    b->path = eq + 1;
+  }
+  return *b->path ? 0 : -1;
+}
+
+/* Find the tensor a binding names; with no name, the only input (or output). */
+static int bound_tensor(const ls_program *p, const binding *b, int outputs) {
+  if (b->name) {
+    int i = ls_tensor_find(p, b->name);
+    if (i < 0 || ls_tensor(p, i)->is_output != outputs) return -1;
+    return i;
+  }
+  int found = -1;
+  for (int i = 0; i < ls_tensor_count(p); i++)
+    if (ls_tensor(p, i)->is_output == outputs) {
+      if (found >= 0) return -2;
+      found = i;
+    }
+  return found;
+}
+
+static void list_tensors(const ls_program *p, int outputs) {
+  char sh[128];
+  for (int i = 0; i < ls_tensor_count(p); i++) {
+    const ls_io *io = ls_tensor(p, i);
+    if (io->is_output != outputs) continue;
+    shape_str(io, sh, sizeof sh);
+    fprintf(stderr, "  %s %s\n", io->name, sh);
+  }
+}
+
+static void fill_tensor(const ls_io *io, void *dst, const char *how) {
+  uint64_t n = ls_io_elems(io);
+  size_t sz = ls_dtype_size((ls_dtype)io->dtype);
+  uint32_t s = 0x2545f491u;
+  for (uint64_t k = 0; k < n; k++) {
+    double v = 0;
+    if (strcmp(how, "seq") == 0) v = (double)(k % 251);
+    else if (strcmp(how, "random") == 0) s = s * 1664525u + 1013904223u, v = (double)(s >> 8) / 16777216.0 * 2 - 1;
+    uint8_t *e = (uint8_t *)dst + k * sz;
+    switch ((ls_dtype)io->dtype) {
+    case LS_F32: { float f = (float)v; memcpy(e, &f, 4); break; }
+    case LS_F64: memcpy(e, &v, 8); break;
+    case LS_F16: { uint16_t h = ls_f32_to_f16((float)v); memcpy(e, &h, 2); break; }
+    case LS_BF16: { uint16_t h = ls_f32_to_bf16((float)v); memcpy(e, &h, 2); break; }
+    case LS_BOOL: e[0] = v > 0; break;
+    default: { int64_t iv = strcmp(how, "random") == 0 ? (int64_t)(v * 100) : (int64_t)v;
+      for (size_t b = 0; b < sz; b++) e[b] = (uint8_t)((uint64_t)iv >> (8 * b));
+      break; }
+    }
+  }
+}
+
+/* Put every input in place: from a file, or filled. Returns 0 or an exit code. */
+static int load_inputs(const ls_program *p, void *arena, const run_args *a) {
+  char err[600], sh[128], sh2[128];
+  int given[256] = {0};
+  for (int k = 0; k < a->n_in; k++) {
+    int i = bound_tensor(p, &a->in[k], 0);
+    if (i < 0) {
+      if (i == -2) fprintf(stderr, "%s: error: the program has several inputs: name them, --input NAME=FILE.npy\n", prog_name);
+      else fprintf(stderr, "%s: error: the program has no input '%s'; its inputs are:\n", prog_name, a->in[k].name ? a->in[k].name : "?");
+      list_tensors(p, 0);
+      return EXIT_USAGE;
+    }
+    const ls_io *io = ls_tensor(p, i);
+    npy_array arr;
+    if (npy_read(a->in[k].path, &arr, err, sizeof err)) return fprintf(stderr, "%s: error: %s\n", prog_name, err), EXIT_BAD;
+    int same = arr.dtype == io->dtype && (unsigned)arr.rank == io->rank;
+    for (int d = 0; same && d < arr.rank; d++) same = arr.dims[d] == io->dims[d];
+    if (!same) {
+      ls_io got = *io;
+      got.dtype = (uint8_t)arr.dtype, got.rank = (uint8_t)arr.rank;
+      memcpy(got.dims, arr.dims, sizeof got.dims);
+      shape_str(io, sh, sizeof sh);
+      shape_str(&got, sh2, sizeof sh2);
+      fprintf(stderr, "%s: error: %s: input '%s' must be %s, the file holds %s\n", prog_name, a->in[k].path, io->name, sh, sh2);
+      npy_free(&arr);
+      return EXIT_BAD;
+    }
+    memcpy(ls_tensor_data(p, arena, i), arr.data, arr.bytes);
+    npy_free(&arr);
+    if (i < 256) given[i] = 1;
+  }
+  for (int i = 0; i < ls_tensor_count(p) && i < 256; i++) {
+    const ls_io *io = ls_tensor(p, i);
+    if (io->is_output || given[i]) continue;
+    if (!a->fill) {
+      shape_str(io, sh, sizeof sh);
+      fprintf(stderr, "%s: error: no data for input '%s' (%s): give --input %s=FILE.npy, or --fill zeros|seq|random\n",
+              prog_name, io->name, sh, io->name);
+      return EXIT_USAGE;
+    }
+    fill_tensor(io, ls_tensor_data(p, arena, i), a->fill);
+  }
+  return 0;
+}
+
+static int save_outputs(const ls_program *p, void *arena, const run_args *a) {
+  char err[600];
+  for (int k = 0; k < a->n_out; k++) {
+    int i = bound_tensor(p, &a->out[k], 1);
+    if (i < 0) {
+      if (i == -2) fprintf(stderr, "%s: error: the program has several outputs: name them, -o NAME=FILE.npy\n", prog_name);
+      else fprintf(stderr, "%s: error: the program has no output '%s'; its outputs are:\n", prog_name, a->out[k].name ? a->out[k].name : "?");
+      list_tensors(p, 1);
+      return EXIT_USAGE;
+    }
+    const ls_io *io = ls_tensor(p, i);
+    if (npy_write(a->out[k].path, (ls_dtype)io->dtype, io->rank, io->dims, ls_tensor_data(p, arena, i), err, sizeof err))
+      return fprintf(stderr, "%s: error: %s\n", prog_name, err), EXIT_BAD;
+  }
+  return 0;
+}
+
+static void print_outputs(const ls_program *p, void *arena) {
+  char sh[128];
+  for (int i = 0; i < ls_tensor_count(p); i++) {
+    const ls_io *io = ls_tensor(p, i);
+    if (!io->is_output) continue;
+    shape_str(io, sh, sizeof sh);
+    printf("output %s %s:", io->name, sh);
+    uint64_t n = ls_io_elems(io), show = n < 8 ? n : 8;
+    const uint8_t *d = ls_tensor_data(p, arena, i);
+    size_t sz = ls_dtype_size((ls_dtype)io->dtype);
+    for (uint64_t k = 0; k < show; k++) {
+      const uint8_t *e = d + k * sz;
+      switch ((ls_dtype)io->dtype) {
+      case LS_F32: { float f; memcpy(&f, e, 4); printf(" %.6g", (double)f); break; }
+      case LS_F64: { double f; memcpy(&f, e, 8); printf(" %.6g", f); break; }
+      case LS_F16: { uint16_t h; memcpy(&h, e, 2); printf(" %.4g", (double)ls_f16_to_f32(h)); break; }
+      case LS_BF16: { uint16_t h; memcpy(&h, e, 2); printf(" %.4g", (double)ls_bf16_to_f32(h)); break; }
+      case LS_I8: printf(" %d", (int8_t)e[0]); break;
+      case LS_U8: case LS_BOOL: printf(" %u", e[0]); break;
+      case LS_I16: { int16_t v; memcpy(&v, e, 2); printf(" %d", v); break; }
+      case LS_U16: { uint16_t v; memcpy(&v, e, 2); printf(" %u", v); break; }
+      case LS_I32: { int32_t v; memcpy(&v, e, 4); printf(" %" PRId32, v); break; }
+      case LS_U32: { uint32_t v; memcpy(&v, e, 4); printf(" %" PRIu32, v); break; }
+      case LS_I64: { int64_t v; memcpy(&v, e, 8); printf(" %" PRId64, v); break; }
+      case LS_U64: { uint64_t v; memcpy(&v, e, 8); printf(" %" PRIu64, v); break; }
+      case LS_DTYPE_COUNT: break;
+      }
+    }
+    printf("%s\n", n > show ? " ..." : "");
+  }
+}
+
+/* ---- run and trace ------------------------------------------------------------------------- */
+
+static int parse_run_args(const char *cmd, int argc, char **argv, run_args *a) {
+  memset(a, 0, sizeof *a);
+  a->runs = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(o, "--input") == 0 || strcmp(o, "-i") == 0) {
+      if (!v || a->n_in == 64 || parse_binding(v, &a->in[a->n_in++])) return usage_error(cmd, "%s needs [NAME=]FILE.npy", o);
+      i++;
+    } else if (strcmp(o, "-o") == 0 || strcmp(o, "--output") == 0) {
+      if (!v) return usage_error(cmd, "%s needs a file name", o);
+      if (strcmp(cmd, "trace") == 0) a->trace_out = v;
+      else if (a->n_out == 64 || parse_binding(v, &a->out[a->n_out++])) return usage_error(cmd, "%s needs [NAME=]FILE.npy", o);
+      i++;
+    } else if (strcmp(o, "--fill") == 0) {
+      if (!v || (strcmp(v, "zeros") && strcmp(v, "seq") && strcmp(v, "random")))
+        return usage_error(cmd, "%s takes zeros, seq or random", o);
+      a->fill = v, i++;
+    } else if (strcmp(o, "--mode") == 0) {
+      if (!v || (strcmp(v, "fast") && strcmp(v, "checked"))) return usage_error(cmd, "%s takes fast or checked", o);
+      a->mode = strcmp(v, "checked") == 0 ? LS_MODE_CHECKED : LS_MODE_FAST, i++;
+    } else if (strcmp(o, "--threads") == 0 || strcmp(o, "--runs") == 0) {
+      char *end;
+      long n = v ? strtol(v, &end, 10) : 0;
+      if (!v || *end || n < 1 || n > 1000000) return usage_error(cmd, "%s takes a positive whole number", o);
+      if (o[2] == 't') a->threads = (int)n;
+      else a->runs = (int)n;
+      i++;
+    } else if (o[0] == '-' && o[1]) return usage_error(cmd, "unknown option '%s'", o);
+    else if (a->prog) return usage_error(cmd, "one program at a time (got '%s' too)", o);
+    else a->prog = o;
+  }
+  if (!a->prog) return usage_error(cmd, "%sname the program to run", "");
+  return 0;
+}
+
+static const char run_help[] =
+    "usage: lockstep run PROGRAM [--input [NAME=]FILE.npy]... [-o [NAME=]FILE.npy]...\n"
+    "                    [--fill zeros|seq|random] [--mode fast|checked] [--threads N] [--runs N]\n"
+    "\n"
+    "Run a program (a .lsp file, or assembly text) and print its cycle count, the time the\n"
+    "target would take at its clock, and the time this host took.\n"
+    "\n"
+    "  -i, --input [NAME=]FILE.npy  data for an input (NAME may be left out if there is one)\n"
+    "  -o, --output [NAME=]FILE.npy save an output (without -o, the first values are printed)\n"
+    "  --fill zeros|seq|random      fill inputs not given with --input\n"
+    "  --mode fast|checked          fast (default) or checked: steps the cycle model and\n"
+    "                               checks every stream hand-off\n"
+    "  --threads N                  fast-mode threads (default: all cores)\n"
+    "  --runs N                     run N times; prints the median and whether all outputs\n"
+    "                               were bit-identical\n"
+    "  --help                       show this help\n";
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static uint64_t hash_outputs(const ls_program *p, void *arena) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (int i = 0; i < ls_tensor_count(p); i++) {
+    const ls_io *io = ls_tensor(p, i);
+    if (!io->is_output) continue;
+    const uint8_t *d = ls_tensor_data(p, arena, i);
+    for (uint64_t k = 0; k < ls_io_bytes(io); k++) h = (h ^ d[k]) * 1099511628211ull;
+  }
+  return h;
+}
+
+static void *new_arena(const ls_program *p, size_t *bytes) {
+  *bytes = ls_arena_bytes(p);
+  size_t rounded = (*bytes + LS_ARENA_ALIGN - 1) / LS_ARENA_ALIGN * LS_ARENA_ALIGN;
+  void *arena = aligned_alloc(LS_ARENA_ALIGN, rounded ? rounded : LS_ARENA_ALIGN);
+  ls_error e;
+  if (!arena || ls_arena_init(p, arena, *bytes, &e) != LS_OK) {
+    fprintf(stderr, "%s: error: cannot allocate a %zu-byte arena\n", prog_name, *bytes);
+    free(arena);
+    return NULL;
+  }
+  return arena;
+}
+
+static int cmd_run(int argc, char **argv) {
+  if (has_help(argc, argv)) return fputs(run_help, stdout), 0;
+  run_args a;
+  int rc = parse_run_args("run", argc, argv, &a);
+  if (rc) return rc;
+  ls_program *p = load_program(a.prog);
+  if (!p) return EXIT_BAD;
+  size_t bytes;
+  void *arena = new_arena(p, &bytes);
+  if (!arena) return ls_free(p), EXIT_BAD;
+  if ((rc = load_inputs(p, arena, &a))) goto out;
+  double *times = malloc(sizeof *times * (size_t)a.runs);
+  uint64_t first_hash = 0;
+  int identical = 1;
+  ls_run_opts o = {a.mode, a.threads, NULL, NULL};
+  ls_run_info info = {0};
+  for (int r = 0; r < a.runs && times; r++) {
+    ls_error e;
+    double t0 = now_us();
+    ls_status st = ls_run(p, arena, bytes, &o, &info, &e);
+    times[r] = now_us() - t0;
+    if (st != LS_OK) {
+      fprintf(stderr, "%s: error: %s: %s\n", prog_name, a.prog, e.msg);
+      rc = EXIT_BAD;
+      free(times);
+      goto out;
+    }
+    uint64_t h = hash_outputs(p, arena);
+    if (r == 0) first_hash = h;
+    else identical &= h == first_hash;
+  }
+  if (!times) {
+    rc = EXIT_BAD;
+    goto out;
+  }
+  qsort(times, (size_t)a.runs, sizeof *times, cmp_double);
+  const ls_target *t = &ls_program_image(p)->target;
+  printf("program:   %s (target %s, %s mode)\n", a.prog, t->name, a.mode == LS_MODE_CHECKED ? "checked" : "fast");
+  printf("cycles:    %" PRIu64 " (known before the run; this run: %" PRIu64 ")\n", ls_cycles(p), info.cycles);
+  printf("predicted: %.3f us at the target's %u MHz clock\n", (double)ls_cycles(p) / t->clock_mhz, t->clock_mhz);
+  if (a.runs == 1) printf("measured:  %.3f us on this host\n", times[0]);
+  else
+    printf("measured:  median %.3f us, min %.3f, max %.3f over %d runs; outputs %s\n", times[a.runs / 2], times[0],
+           times[a.runs - 1], a.runs, identical ? "bit-identical in every run" : "DIFFER between runs");
+  free(times);
+  if (info.cycles != ls_cycles(p)) {
+    fprintf(stderr, "%s: error: the run took %" PRIu64 " cycles, the program states %" PRIu64 "\n", prog_name,
+            info.cycles, ls_cycles(p));
+    rc = EXIT_BAD;
+    goto out;
+  }
+  if (a.n_out) rc = save_outputs(p, arena, &a);
+  else print_outputs(p, arena);
+  if (!identical) rc = EXIT_BAD;
+out:
+  free(arena);
+  ls_free(p);
+  return rc;
+}
+
+/* Trace events are collected in order of the run; written as Chrome trace JSON, in which
+ * one microsecond of the viewer's time axis is one machine cycle. */
+typedef struct trace_buf {
+  ls_event *ev;
+  size_t n, cap;
+  int failed;
+} trace_buf;
+
+static void on_event(void *user, const ls_event *ev) {
+  trace_buf *b = user;
+  if (b->failed) return;
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 1024;
+    ls_event *nv = realloc(b->ev, cap * sizeof *nv);
+    if (!nv) {
+      b->failed = 1;
+      return;
+    }
+    b->ev = nv, b->cap = cap;
+  }
+  b->ev[b->n++] = *ev;
+}
+
+static const char trace_help[] =
+    "usage: lockstep trace PROGRAM -o TRACE.json [--input [NAME=]FILE.npy]... [--fill zeros|seq|random]\n"
+    "\n"
+    "Run a program in checked mode and write a cycle-level trace in the Chrome trace event\n"
+    "format: open it in https://ui.perfetto.dev or chrome://tracing. Each queue is a track\n"
+    "with one slice per instruction it issues, each stream register a track with one slice\n"
+    "per burst of vectors on it. The time axis counts cycles (shown as microseconds).\n"
+    "\n"
+    "  -o FILE         where to write the trace (required)\n"
+    "  -i, --input, --fill   as for 'lockstep run' (inputs not given are filled with zeros)\n"
+    "  --help          show this help\n";
+
+static void json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+    else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+    else fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+static int cmd_trace(int argc, char **argv) {
+  if (has_help(argc, argv)) return fputs(trace_help, stdout), 0;
+  run_args a;
+  int rc = parse_run_args("trace", argc, argv, &a);
+  if (rc) return rc;
+  if (!a.trace_out) return usage_error("trace", "%sname the trace file with -o TRACE.json", "");
+  if (!a.fill) a.fill = "zeros";
+  ls_program *p = load_program(a.prog);
+  if (!p) return EXIT_BAD;
+  size_t bytes;
+  void *arena = new_arena(p, &bytes);
+  if (!arena) return ls_free(p), EXIT_BAD;
+  trace_buf tb = {0};
+  if ((rc = load_inputs(p, arena, &a))) goto out;
+  ls_run_opts o = {LS_MODE_CHECKED, 1, on_event, &tb};
+  ls_run_info info;
+  ls_error e;
+  if (ls_run(p, arena, bytes, &o, &info, &e) != LS_OK) {
+    fprintf(stderr, "%s: error: %s: %s\n", prog_name, a.prog, e.msg);
+    rc = EXIT_BAD;
+    goto out;
+  }
+  if (tb.failed) {
+    fprintf(stderr, "%s: error: out of memory collecting the trace\n", prog_name);
+    rc = EXIT_BAD;
+    goto out;
+  }
+  FILE *f = fopen(a.trace_out, "w");
+  if (!f) {
+    fprintf(stderr, "%s: error: %s: cannot write: %s\n", prog_name, a.trace_out, strerror(errno));
+    rc = EXIT_BAD;
+    goto out;
+  }
+  const ls_prog *g = ls_program_image(p);
+  fprintf(f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"program\":");
+  json_str(f, a.prog);
+  fprintf(f, ",\"cycles\":%" PRIu64 ",\"time_unit\":\"1 us = 1 cycle\"},\n\"traceEvents\":[\n", info.cycles);
+  fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"queues\"}},\n");
+  fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":2,\"args\":{\"name\":\"streams\"}}");
+  for (uint32_t q = 0; q < g->n_queues; q++)
+    fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%u,\"args\":{\"name\":\"%s%u\"}}", q,
+            ls_unit_names[g->queues[q].unit], g->queues[q].index);
+  for (uint32_t s = 0; s < 2 * g->target.streams; s++) {
+    char sn[16];
+    ls_stream_name(&g->target, s, sn, sizeof sn);
+    fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":2,\"tid\":%u,\"args\":{\"name\":\"%s\"}}", s, sn);
+  }
+  for (size_t i = 0; i < tb.n; i++) {
+    const ls_event *ev = &tb.ev[i];
+    const ls_insn *in = &g->queues[ev->queue].insns[ev->insn];
+    if (in->op == LS_OP_REPEAT) { /* name repetitions by what they repeat */
+      for (uint32_t k = ev->insn; k > 0 && in->op == LS_OP_REPEAT; k--) in = &g->queues[ev->queue].insns[k - 1];
+    }
+    char qn[16];
+    snprintf(qn, sizeof qn, "%s%u", ls_unit_names[g->queues[ev->queue].unit], g->queues[ev->queue].index);
+    const char *mn = ls_ops[in->op].mnemonic;
+    if (ev->kind == LS_EV_ISSUE)
+      fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"issue\",\"ph\":\"X\",\"pid\":1,\"tid\":%u,\"ts\":%" PRIu64
+                 ",\"dur\":%" PRIu64 ",\"args\":{\"insn\":%u,\"n\":%u}}",
+              mn, ev->queue, ev->cycle, ev->dur ? ev->dur : 1, ev->insn, in->n);
+    else
+      fprintf(f, ",\n{\"name\":\"%s %s\",\"cat\":\"stream\",\"ph\":\"X\",\"pid\":2,\"tid\":%u,\"ts\":%" PRIu64
+                 ",\"dur\":%" PRIu64 ",\"args\":{\"from\":\"%s insn %u\",\"vectors\":%" PRIu64 "}}",
+              qn, mn, ev->stream, ev->cycle, ev->dur, qn, ev->insn, ev->dur);
+  }
+  fprintf(f, "\n]}\n");
+  if (fclose(f) != 0) {
+    fprintf(stderr, "%s: error: %s: write failed\n", prog_name, a.trace_out);
+    rc = EXIT_BAD;
+    goto out;
+  }
+  printf("wrote %s: %zu events over %" PRIu64 " cycles\n", a.trace_out, tb.n, info.cycles);
+out:
+  free(tb.ev);
+  free(arena);
+  ls_free(p);
+  return rc;
+}
+
+/* ---- info ------------------------------------------------------------------------------------ */
+
+static const char info_help[] =
+    "usage: lockstep info PROGRAM\n"
+    "\n"
+    "Verify a program and describe it: target, tensors, instructions per unit, cycles,\n"
+    "predicted time at the target clock, memory and arena sizes.\n";
+
+static int cmd_info(int argc, char **argv) {
+  if (has_help(argc, argv)) return fputs(info_help, stdout), 0;
+  if (argc != 2 || argv[1][0] == '-') return usage_error("info", "%sname one program", "");
+  ls_program *p = load_program(argv[1]);
+  if (!p) return EXIT_BAD;
+  const ls_prog *g = ls_program_image(p);
+  const ls_target *t = &g->target;
+  char sh[128];
+  printf("program:      %s\n", argv[1]);
+  printf("target:       %s: %u lanes, %u mem / %u vxm / %u mxm / %u sxm slices, %u+%u streams, %u MHz\n", t->name,
+         t->lanes, t->slices[LS_UNIT_MEM], t->slices[LS_UNIT_VXM], t->slices[LS_UNIT_MXM], t->slices[LS_UNIT_SXM],
+         t->streams, t->streams, t->clock_mhz);
+  for (int i = 0; i < ls_tensor_count(p); i++) {
+    const ls_io *io = ls_tensor(p, i);
+    shape_str(io, sh, sizeof sh);
+    printf("%-13s %s %s @%" PRIu64 "\n", io->is_output ? "output:" : "input:", io->name, sh, io->addr);
+  }
+  uint64_t per_unit[LS_UNIT_COUNT] = {0}, busy[LS_UNIT_COUNT] = {0};
+  for (uint32_t q = 0; q < g->n_queues; q++) {
+    size_t n = (size_t)ls_queue_expanded_count(&g->queues[q]);
+    ls_insn *x = malloc(sizeof *x * (n ? n : 1));
+    if (!x) continue;
+    n = ls_queue_expand(&g->queues[q], x, n);
+    per_unit[g->queues[q].unit] += n;
+    for (size_t i = 0; i < n; i++) busy[g->queues[q].unit] += ls_insn_busy(&x[i]);
+    free(x);
+  }
+  printf("instructions: %" PRIu64 " (", ls_instructions(p));
+  for (int u = 0; u < LS_UNIT_ICU; u++) printf("%s%s %" PRIu64, u ? ", " : "", ls_unit_names[u], per_unit[u]);
+  printf(")\n");
+  uint64_t cyc = ls_cycles(p);
+  printf("cycles:       %" PRIu64 "\n", cyc);
+  printf("predicted:    %.3f us at %u MHz\n", (double)cyc / t->clock_mhz, t->clock_mhz);
+  printf("utilisation:  ");
+  for (int u = 0; u < LS_UNIT_ICU; u++)
+    printf("%s%s %.1f%%", u ? ", " : "", ls_unit_names[u],
+           cyc ? 100.0 * (double)busy[u] / ((double)cyc * t->slices[u]) : 0.0);
+  printf(" (busy queue-cycles / all queue-cycles)\n");
+  printf("sram:         %" PRIu64 " bytes of %" PRIu64 "\n", g->mem_bytes, t->sram_bytes);
+  printf("arena:        %zu bytes (what a caller must provide to run it)\n", ls_arena_bytes(p));
+  ls_free(p);
+  return 0;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+static const char main_help[] =
+    "usage: lockstep COMMAND [ARGS]\n"
+    "\n"
+    "Lockstep runs tensor programs on a deterministic streaming machine modelled on the TSP:\n"
+    "the cycle count of every run is known before it starts, and the output bits are the same\n"
+    "on every run.\n"
+    "\n"
+    "commands:\n"
+    "  asm      assemble and verify a text program (.lsa) into a program file (.lsp)\n"
+    "  disasm   print a program file as assembly text\n"
+    "  run      run a program on .npy inputs; print cycles, predicted and measured time\n"
+    "  trace    run in checked mode and write a Chrome/Perfetto trace of every queue and stream\n"
+    "  info     describe a program: target, tensors, cycles, memory, utilisation\n"
+    "\n"
+    "'lockstep COMMAND --help' describes each. Exit codes: 0 success, 1 a bad program or\n"
+    "input, 2 a usage error.\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2) return fputs(main_help, stderr), EXIT_USAGE;
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) return fputs(main_help, stdout), 0;
+  if (strcmp(cmd, "--version") == 0) return printf("%s\n", ls_build_info()), 0;
+  static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+  } cmds[] = {{"asm", cmd_asm}, {"disasm", cmd_disasm}, {"run", cmd_run}, {"trace", cmd_trace}, {"info", cmd_info}};
+  for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+    if (strcmp(cmd, cmds[i].name) == 0) return cmds[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "%s: unknown command '%s'\n\n%s", prog_name, cmd, main_help);
+  return EXIT_USAGE;
+}
