@@ -105,7 +105,7 @@ typedef enum ls_lat {
   X(BIN, "dst, a, b")                       \
   X(TER, "dst, a, b, c")                    \
   X(IMM, "dst, a, imm")                     \
-  X(LANE, "dst, a, lanes")                  \
+  X(LANE, "dst, a, k")                      \
   X(PERM, "dst, a, [map]")                  \
   X(LW, "plane, src")                       \
   X(MM, "dst, plane, x[, acc]")
@@ -133,13 +133,13 @@ typedef enum ls_outkind {
   X(NOP, "nop", ICU, IDLE, ICU, NONE, "any", "idle this queue for count cycles")            \
   X(REPEAT, "repeat", ICU, REPEAT, ICU, NONE, "any",                                          \
     "issue the previous instruction count more times, delay cycles apart; a read or write advances its addr by n*stride each time") \
-  X(SYNC, "sync", ICU, NONE, ICU, NONE, "any", "park until a notify issued the cycle before") \
-  X(NOTIFY, "notify", ICU, NONE, ICU, NONE, "any", "release every parked queue next cycle")  \
+  X(SYNC, "sync", ICU, NONE, ICU, NONE, "any", "park until a notify: it must issue exactly icu cycles after a notify") \
+  X(NOTIFY, "notify", ICU, NONE, ICU, NONE, "any", "release every queue that syncs icu cycles later")  \
   X(READ, "read", MEM, READ, MEM, N, "any", "dst[i] := mem[addr + i*stride]")                \
   X(WRITE, "write", MEM, WRITE, MEM, NONE, "any", "mem[addr + i*stride] := src[i]")          \
-  X(GATHER, "gather", MEM, GATHER, GATHER, N, "any", "dst[i][l] := mem[addr + idx[i][l]*size] (idx i32; out of range gives 0)") \
+  X(GATHER, "gather", MEM, GATHER, GATHER, N, "any", "dst[i][l] := T[idx[i][l]], T the table of size elements at addr (idx i32; outside 0..size-1 gives 0)") \
   X(SCATTER, "scatter", MEM, SCATTER, GATHER, NONE, "any",                                    \
-    "mem[addr + idx[i][l]*size] := src[i][l] (idx i32, lanes in order; out of range dropped)") \
+    "T[idx[i][l]] := src[i][l], in order of i then l (idx i32; outside 0..size-1 dropped)") \
   X(MOV, "mov", VXM, UN, ALU, N, "any", "dst := a")                                          \
   X(NEG, "neg", VXM, UN, ALU, N, "num", "dst := -a")                                         \
   X(ABS, "abs", VXM, UN, ALU, N, "num", "dst := |a|")                                        \
@@ -147,7 +147,7 @@ typedef enum ls_outkind {
   X(NOT, "not", VXM, UN, ALU, N, "bits", "dst := ~a (logical not for bool)")                 \
   X(FLOOR, "floor", VXM, UN, ALU, N, "float", "dst := floor(a)")                             \
   X(CEIL, "ceil", VXM, UN, ALU, N, "float", "dst := ceil(a)")                                \
-  X(ROUND, "round", VXM, UN, ALU, N, "float", "dst := round half to even(a)")                \
+  X(ROUND, "round", VXM, UN, ALU, N, "float", "dst := round(a), ties to even")                \
   X(RECIP, "recip", VXM, UN, ALU, N, "float", "dst := 1 / a")                                \
   X(SQRT, "sqrt", VXM, UN, TRANS, N, "float", "dst := sqrt(a)")                              \
   X(RSQRT, "rsqrt", VXM, UN, TRANS, N, "float", "dst := 1 / sqrt(a)")                        \
@@ -163,7 +163,7 @@ typedef enum ls_outkind {
   X(ADD, "add", VXM, BIN, ALU, N, "num", "dst := a + b (integers wrap)")                     \
   X(SUB, "sub", VXM, BIN, ALU, N, "num", "dst := a - b (integers wrap)")                     \
   X(MUL, "mul", VXM, BIN, ALU, N, "num", "dst := a * b (integers wrap)")                     \
-  X(DIV, "div", VXM, BIN, ALU, N, "num", "dst := a / b (integers: truncate, x/0 gives 0)")    \
+  X(DIV, "div", VXM, BIN, ALU, N, "num", "dst := a / b (floats: IEEE; integers: truncate, x/0 gives 0)")    \
   X(MOD, "mod", VXM, BIN, ALU, N, "num", "dst := a - b*floor(a/b), the sign of b (integers: x mod 0 gives 0)") \
   X(MIN, "min", VXM, BIN, ALU, N, "num", "dst := min(a, b) (NaN if either is NaN)")          \
   X(MAX, "max", VXM, BIN, ALU, N, "num", "dst := max(a, b) (NaN if either is NaN)")          \
@@ -181,14 +181,14 @@ typedef enum ls_outkind {
   X(MULS, "muls", VXM, IMM, ALU, N, "num", "dst := a * imm")                                 \
   X(MINS, "mins", VXM, IMM, ALU, N, "num", "dst := min(a, imm)")                             \
   X(MAXS, "maxs", VXM, IMM, ALU, N, "num", "dst := max(a, imm)")                             \
-  X(SPLAT, "splat", VXM, IMM, ALU, N, "any", "dst := imm in every lane (a is only a clock: any stream arriving)") \
+  X(SPLAT, "splat", VXM, IMM, ALU, N, "any", "dst := imm in every lane (a, of any type, only times the output)") \
   X(VSUM, "vsum", VXM, UN, RED, ONE, "num", "dst[0][l] := ((a[0][l] + a[1][l]) + ...) + a[n-1][l] (f16/bf16 sum in f32)") \
   X(VMAX, "vmax", VXM, UN, RED, ONE, "num", "dst[0][l] := max over i of a[i][l], in order i = 0..n-1") \
-  X(LSUM, "lsum", VXM, UN, RED, N, "num", "dst[i][0] := pairwise tree sum of a[i][0..lanes-1]; other lanes 0") \
-  X(LMAX, "lmax", VXM, UN, RED, N, "num", "dst[i][0] := max of a[i][0..lanes-1]; other lanes 0") \
-  X(SHIFT, "shift", SXM, LANE, SXM, N, "any", "dst[i][l] := a[i][l - lanes] (0 outside)")    \
-  X(ROTATE, "rotate", SXM, LANE, SXM, N, "any", "dst[i][l] := a[i][(l - lanes) mod L]")      \
-  X(DIST, "dist", SXM, LANE, SXM, N, "any", "dst[i][l] := a[i][lanes] (one lane to all)")    \
+  X(LSUM, "lsum", VXM, UN, RED, N, "num", "dst[i][0] := tree sum of a[i][0..L-1] (sum(x[0..m)) = sum(x[0..m/2)) + sum(x[m/2..m))); other lanes 0") \
+  X(LMAX, "lmax", VXM, UN, RED, N, "num", "dst[i][0] := max of a[i][0..L-1] in lane order (NaN if any is NaN); other lanes 0") \
+  X(SHIFT, "shift", SXM, LANE, SXM, N, "any", "dst[i][l] := a[i][l - k] (0 where l - k is outside 0..L-1)")\
+  X(ROTATE, "rotate", SXM, LANE, SXM, N, "any", "dst[i][l] := a[i][(l - k) mod L]")\
+  X(DIST, "dist", SXM, LANE, SXM, N, "any", "dst[i][l] := a[i][k] (lane k to every lane)")\
   X(PERMUTE, "permute", SXM, PERM, SXM, N, "any", "dst[i][l] := a[i][map[l]] (map: L u32 at addr; >= L gives 0)") \
   X(TRANSPOSE, "transpose", SXM, UN, SXM, N, "any",                                           \
     "each block of L vectors is transposed: dst[b*L + j][k] := a[b*L + k][j]; n a multiple of L") \

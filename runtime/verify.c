@@ -562,8 +562,9 @@ static ls_status check_control(ls_program *p, ls_error *err) {
   for (uint32_t i = 0; i < p->n_inst; i++) {
     const rt_inst *x = &p->inst[i];
     if (x->in.op == LS_OP_SYNC) {
-      uint64_t want = x->in.cycle - 1;
-      if (x->in.cycle == 0 || !bsearch(&want, notes, nn, sizeof *notes, cmp_u64)) {
+      const uint32_t lat = p->prog.target.lat[LS_LAT_ICU];
+      uint64_t want = x->in.cycle - lat;
+      if (x->in.cycle < lat || !bsearch(&want, notes, nn, sizeof *notes, cmp_u64)) {
         rt_describe(p, x, who, sizeof who);
         free(notes);
         rt_errorf(err, LS_ERR_VERIFY, "%s: sync at cycle %llu, but no notify issues at cycle %llu", who,
