@@ -653,13 +653,13 @@ static int parse_label(asm_state *s, const char *p, const char *end) {
 
 /* ---- instructions ------------------------------------------------------------------------- */
 
-enum { OPT_N = 1, OPT_STRIDE = 2, OPT_SIZE = 4, OPT_COLS = 8, OPT_COUNT = 4 };
-static const char *const opt_names[OPT_COUNT] = {"n", "stride", "size", "cols"};
+enum { OPT_N = 1, OPT_STRIDE = 2, OPT_SIZE = 4, OPT_COLS = 8, OPT_LANES = 16, OPT_FILL = 32, OPT_COUNT = 6 };
+static const char *const opt_names[OPT_COUNT] = {"n", "stride", "size", "cols", "lanes", "fill"};
 
 static unsigned format_options(ls_format f) {
   switch (f) {
-  case LS_FMT_READ:
-  case LS_FMT_WRITE: return OPT_N | OPT_STRIDE;
+  case LS_FMT_READ: return OPT_N | OPT_STRIDE | OPT_LANES | OPT_FILL;
+  case LS_FMT_WRITE: return OPT_N | OPT_STRIDE | OPT_LANES;
   case LS_FMT_GATHER:
   case LS_FMT_SCATTER: return OPT_N | OPT_SIZE;
   case LS_FMT_MM: return OPT_N | OPT_COLS;
@@ -823,7 +823,7 @@ static int apply_options(asm_state *s, ls_insn *in, const slice *it, int n, slic
     int k = -1;
     for (int j = 0; j < OPT_COUNT; j++)
       if (slice_eq(key, opt_names[j])) k = j;
-    if (k < 0) return fail(s, key.s, "unknown option '%.*s' (options are n, stride, size and cols)", SL(key));
+    if (k < 0) return fail(s, key.s, "unknown option '%.*s' (options are n, stride, size, cols, lanes and fill)", SL(key));
     unsigned bit = 1u << k;
     if (!(allowed & bit)) {
       char list[64] = "";
@@ -840,6 +840,8 @@ static int apply_options(asm_state *s, ls_insn *in, const slice *it, int n, slic
     case OPT_STRIDE: bad = get_int(s, val, "stride", INT64_MIN, INT64_MAX, &in->stride); break;
     case OPT_SIZE: bad = get_u32(s, val, "size", &in->aux); break;
     case OPT_COLS: bad = get_int(s, val, "cols", INT64_MIN, INT64_MAX, &in->imm); break;
+    case OPT_LANES: bad = get_u32(s, val, "lanes", &in->aux); break;
+    case OPT_FILL: bad = get_imm(s, val, in->t0, &in->imm); break;
     }
     if (bad) return -1;
   }
@@ -1239,6 +1241,8 @@ static int format_insn(const ls_prog *p, const ls_insn *in, sbuf *sb, char *why,
     sb_add(sb, ", stride=%lld", (long long)in->stride);
   if (fmt == LS_FMT_GATHER || fmt == LS_FMT_SCATTER) sb_add(sb, ", size=%u", in->aux);
   if (fmt == LS_FMT_MM && in->imm) sb_add(sb, ", cols=%lld", (long long)in->imm);
+  if ((fmt == LS_FMT_READ || fmt == LS_FMT_WRITE) && in->aux) sb_add(sb, ", lanes=%u", in->aux);
+  if (fmt == LS_FMT_READ && in->imm) sb_add(sb, ", fill=%s", imm);
   return 0;
 }
 

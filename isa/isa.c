@@ -345,8 +345,8 @@ unsigned ls_format_fields(ls_op op) {
   case LS_FMT_NONE: return 0;
   case LS_FMT_IDLE: return LS_F_N;
   case LS_FMT_REPEAT: return LS_F_N | LS_F_AUX;
-  case LS_FMT_READ: return base | LS_F_DST | LS_F_ADDR | LS_F_STRIDE;
-  case LS_FMT_WRITE: return base | LS_F_A | LS_F_ADDR | LS_F_STRIDE;
+  case LS_FMT_READ: return base | LS_F_DST | LS_F_ADDR | LS_F_STRIDE | LS_F_AUX | LS_F_IMM;
+  case LS_FMT_WRITE: return base | LS_F_A | LS_F_ADDR | LS_F_STRIDE | LS_F_AUX;
   case LS_FMT_GATHER: return base | LS_F_DST | LS_F_A | LS_F_ADDR | LS_F_AUX;
   case LS_FMT_SCATTER: return base | LS_F_A | LS_F_B | LS_F_ADDR | LS_F_AUX;
   case LS_FMT_UN: return base | LS_F_DST | LS_F_A | (op == LS_OP_CVT ? LS_F_T1 : 0);

@@ -135,8 +135,8 @@ typedef enum ls_outkind {
     "issue the previous instruction count more times, delay cycles apart; a read or write advances its addr by n*stride each time") \
   X(SYNC, "sync", ICU, NONE, ICU, NONE, "any", "park until a notify: it must issue exactly icu cycles after a notify") \
   X(NOTIFY, "notify", ICU, NONE, ICU, NONE, "any", "release every queue that syncs icu cycles later")  \
-  X(READ, "read", MEM, READ, MEM, N, "any", "dst[i] := mem[addr + i*stride]")                \
-  X(WRITE, "write", MEM, WRITE, MEM, NONE, "any", "mem[addr + i*stride] := src[i]")          \
+  X(READ, "read", MEM, READ, MEM, N, "any", "dst[i][l] := mem[addr + i*stride + l*size] for l < lanes (lanes=, 0 means L); fill (fill=) in the other lanes")                \
+  X(WRITE, "write", MEM, WRITE, MEM, NONE, "any", "mem[addr + i*stride + l*size] := src[i][l] for l < lanes (lanes=, 0 means L)")          \
   X(GATHER, "gather", MEM, GATHER, GATHER, N, "any", "dst[i][l] := T[idx[i][l]], T the table of size elements at addr (idx i32; outside 0..size-1 gives 0)") \
   X(SCATTER, "scatter", MEM, SCATTER, GATHER, NONE, "any",                                    \
     "T[idx[i][l]] := src[i][l], in order of i then l (idx i32; outside 0..size-1 dropped)") \

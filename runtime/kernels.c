@@ -501,12 +501,24 @@ void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, 
   case LS_FMT_NONE:
   case LS_FMT_IDLE:
   case LS_FMT_REPEAT: return;
-  case LS_FMT_READ:
-    for (uint32_t i = v0; i < v1; i++) memcpy(out + i * vb, c->sram + in->addr + (int64_t)i * in->stride, vb);
+  case LS_FMT_READ: {
+    const uint32_t k = in->aux ? in->aux : L;
+    uint8_t fill[8];
+    if (k < L) {
+      scalar s = {ls_dtype_class(t) == 'F' ? 'F' : 'I', imm_f64(in->imm), in->imm, (uint64_t)in->imm};
+      store_elem(fill, t, s);
+    }
+    for (uint32_t i = v0; i < v1; i++) {
+      memcpy(out + i * vb, c->sram + in->addr + (int64_t)i * in->stride, (size_t)k * sz);
+      for (uint32_t l = k; l < L; l++) memcpy(out + i * vb + l * sz, fill, sz);
+    }
     return;
-  case LS_FMT_WRITE:
-    for (uint32_t i = v0; i < v1; i++) memcpy(c->sram + in->addr + (int64_t)i * in->stride, vec_in(&src[0], i), vb);
+  }
+  case LS_FMT_WRITE: {
+    const size_t bytes = (size_t)(in->aux ? in->aux : L) * sz;
+    for (uint32_t i = v0; i < v1; i++) memcpy(c->sram + in->addr + (int64_t)i * in->stride, vec_in(&src[0], i), bytes);
     return;
+  }
   case LS_FMT_GATHER:
     for (uint32_t i = v0; i < v1; i++)
       for (uint32_t l = 0; l < L; l++) {

@@ -138,6 +138,8 @@ static ls_status check_insn(ls_program *p, uint32_t xi, accvec *acc, ls_error *e
   }
   const uint64_t mem = g->mem_bytes;
   const size_t sz = ls_dtype_size((ls_dtype)in->t0), vb = (size_t)t->lanes * sz;
+  /* a masked read or write touches only its first `aux` lanes */
+  const size_t vb_mem = (oi->format == LS_FMT_READ || oi->format == LS_FMT_WRITE) && in->aux ? (size_t)in->aux * sz : vb;
   const uint32_t lat = ls_insn_latency(t, in);
   uint64_t lo, hi;
   switch (oi->format) {
@@ -146,9 +148,10 @@ static ls_status check_insn(ls_program *p, uint32_t xi, accvec *acc, ls_error *e
     if (in->addr % sz || (uint64_t)(in->stride < 0 ? -in->stride : in->stride) % sz)
       VFAIL("%s: address %llu and stride %lld must be multiples of the %zu-byte element", who,
             (unsigned long long)in->addr, (long long)in->stride, sz);
-    if (strided_range(in->addr, in->n, in->stride, vb, mem, &lo, &hi))
+    if (in->aux > t->lanes) VFAIL("%s: lanes=%u, but a vector has %u lanes", who, in->aux, t->lanes);
+    if (strided_range(in->addr, in->n, in->stride, vb_mem, mem, &lo, &hi))
       VFAIL("%s: %u vectors of %zu bytes at address %llu, stride %lld, reach outside memory [0, %llu)", who, in->n,
-            vb, (unsigned long long)in->addr, (long long)in->stride, (unsigned long long)mem);
+            vb_mem, (unsigned long long)in->addr, (long long)in->stride, (unsigned long long)mem);
     int w = oi->format == LS_FMT_WRITE;
     access a = {w ? in->cycle : in->cycle, in->cycle + (w ? lat : 0) + in->n, lo, hi, xi, (uint8_t)w};
     if (acc_push(acc, a)) goto nomem;
@@ -363,7 +366,8 @@ static void plan_aliases(ls_program *p, const accvec *acc) {
   for (size_t i = 0; i < acc->n; i++) {
     const access *r = &acc->v[i];
     rt_inst *x = &p->inst[r->inst];
-    if (x->in.op != LS_OP_READ || x->last_use == RT_NONE) continue;
+    /* a masked read fills lanes that are not in memory: it cannot be read in place */
+    if (x->in.op != LS_OP_READ || x->last_use == RT_NONE || (x->in.aux && x->in.aux != p->prog.target.lanes)) continue;
     x->alias = 1;
     for (size_t j = 0; j < acc->n && x->alias; j++) {
       const access *w = &acc->v[j];

@@ -239,3 +239,34 @@ Test(api, load_file_errors_name_the_file) {
   cr_assert_eq(ls_load(junk, sizeof junk, &p, &e), LS_ERR_FORMAT);
   cr_assert(strstr(e.msg, "magic"), "%s", e.msg);
 }
+
+/* lanes= and fill= on read, lanes= on write: only the first k elements touch memory. */
+Test(memory, masked_read_and_write) {
+  const char *src = ".target host\n.set lanes 4\n"
+                    ".input x f32 [6] @0\n.output y f32 [8] @64\n.output z f32 [4] @128\n"
+                    "mem0:\n @0 read.f32 e0, [x], n=2, stride=12, lanes=3, fill=-7\n"
+                    "mem1:\n @3 write.f32 [y], e0, n=2\n"
+                    "mem2:\n @0 read.f32 e1, [x], n=1\n"
+                    "mem3:\n @3 write.f32 [z], e1, n=1, lanes=2\n";
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  t_run r = t_open(p);
+  float *x = t_tensor(&r, "x"), *z = t_tensor(&r, "z");
+  for (int i = 0; i < 6; i++) x[i] = (float)(i + 1);
+  for (int i = 0; i < 4; i++) z[i] = 100.0f;
+  for (int mode = 0; mode < 2; mode++) {
+    cr_assert_eq(t_exec(&r, mode ? LS_MODE_CHECKED : LS_MODE_FAST, 1, NULL), LS_OK);
+    const float *y = t_tensor(&r, "y");
+    const float want_y[8] = {1, 2, 3, -7, 4, 5, 6, -7};
+    for (int i = 0; i < 8; i++) cr_assert_eq(y[i], want_y[i], "y[%d] = %g", i, (double)y[i]);
+    const float want_z[4] = {1, 2, 100, 100};
+    for (int i = 0; i < 4; i++) cr_assert_eq(z[i], want_z[i], "z[%d] = %g", i, (double)z[i]);
+  }
+  t_close(&r);
+  /* the bounds check uses the masked width: 3 lanes at byte 12 end exactly at 24 */
+  const char *edge = ".target host\n.set lanes 4\n.memory 24\n.input x f32 [6] @0\n.output y f32 [3] @0\n"
+                     "mem0:\n @0 read.f32 e0, [12], n=1, lanes=3\nmem1:\n @3 write.f32 [0], e0, n=1, lanes=3\n";
+  cr_assert_eq(t_load(edge, &p, &e), LS_OK, "%s", e.msg);
+  ls_free(p);
+}

@@ -179,6 +179,8 @@ static void options_cell(buf *b, int fmt) {
   if (f & LS_F_STRIDE) strcat(opts, "stride=, ");
   if ((f & LS_F_AUX) && (fmt == LS_FMT_GATHER || fmt == LS_FMT_SCATTER)) strcat(opts, "size=, ");
   if ((f & LS_F_IMM) && fmt == LS_FMT_MM) strcat(opts, "cols=, ");
+  if ((f & LS_F_AUX) && (fmt == LS_FMT_READ || fmt == LS_FMT_WRITE)) strcat(opts, "lanes=, ");
+  if ((f & LS_F_IMM) && fmt == LS_FMT_READ) strcat(opts, "fill=, ");
   size_t n = strlen(opts);
   if (n) opts[n - 2] = '\0';
   code(b, opts);
