@@ -1,6 +1,7 @@
 /* lockstep.c - the command-line tool: the one place where assembler, runtime and file
  * formats meet.
  *
+ *   lockstep compile model.onnx -o m.lsp  compile an ONNX model; print what it costs
  *   lockstep asm prog.lsa -o prog.lsp     assemble and verify
  *   lockstep disasm prog.lsp              program file back to text
  *   lockstep run prog.lsp --input a=a.npy run it; cycles, predicted and measured time
@@ -21,6 +22,9 @@
 #include "lockstep.h"
 #include "ls_config.h"
 #include "npy.h"
+#if LS_HAVE_COMPILER
+#include "compile.h"
+#endif
 
 #define EXIT_BAD 1
 #define EXIT_USAGE 2
@@ -70,8 +74,108 @@ static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen) {
   return buf;
 }
 
+/* ---- compiling ONNX models ------------------------------------------------------------------ */
+
+typedef struct compile_args {
+  ls_target target;
+  int target_set;
+  const char *bind_name[16];
+  const char *bind_path[16];
+  int n_binds;
+} compile_args;
+
+static compile_args g_compile; /* --target / --set / --bind, for commands that take a model */
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Parse one compile option at argv[*i]; 1 if it was one, 0 if not, -1 on a usage error. */
+static int compile_option(const char *cmd, int argc, char **argv, int *i) {
+  const char *o = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+  char err[512];
+  if (!g_compile.target_set) ls_target_preset("host", &g_compile.target), g_compile.target_set = 1;
+  if (strcmp(o, "--target") == 0) {
+    if (!v) return usage_error(cmd, "%s needs host, tsp or a target file", o), -1;
+    if (ls_target_preset(v, &g_compile.target) != 0 && ls_target_load_file(v, &g_compile.target, err, sizeof err) != 0) {
+      fprintf(stderr, "%s: error: %s\n", prog_name, err);
+      return -1;
+    }
+  } else if (strcmp(o, "--set") == 0) {
+    const char *eq = v ? strchr(v, '=') : NULL;
+    if (!eq) return usage_error(cmd, "%s needs KEY=VALUE (e.g. lanes=128)", o), -1;
+    char key[64];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - v), v);
+    if (ls_target_set(&g_compile.target, key, eq + 1, err, sizeof err) != 0 ||
+        ls_target_check(&g_compile.target, err, sizeof err) != 0) {
+      fprintf(stderr, "%s: error: --set %s: %s\n", prog_name, v, err);
+      return -1;
+    }
+  } else if (strcmp(o, "--bind") == 0) {
+    const char *eq = v ? strchr(v, '=') : NULL;
+    if (!eq || eq == v || g_compile.n_binds == 16) return usage_error(cmd, "%s needs NAME=FILE.npy", o), -1;
+    static char names[16][LS_MAX_NAME];
+    snprintf(names[g_compile.n_binds], LS_MAX_NAME, "%.*s", (int)(eq - v), v);
+    g_compile.bind_name[g_compile.n_binds] = names[g_compile.n_binds];
+    g_compile.bind_path[g_compile.n_binds++] = eq + 1;
+  } else {
+    return 0;
+  }
+  (*i)++;
+  return 1;
+}
+
+#if LS_HAVE_COMPILER
+/* Compile a model with the collected options. Prints errors; 0 on success. */
+static int compile_model(const char *path, ls_prog *out, cg_report *rep) {
+  if (!g_compile.target_set) ls_target_preset("host", &g_compile.target), g_compile.target_set = 1;
+  cg_binding binds[16];
+  npy_array arrs[16];
+  char err[1024];
+  int rc = 0;
+  for (int b = 0; b < g_compile.n_binds; b++) {
+    if (npy_read(g_compile.bind_path[b], &arrs[b], err, sizeof err)) {
+      fprintf(stderr, "%s: error: %s\n", prog_name, err);
+      for (int k = 0; k < b; k++) npy_free(&arrs[k]);
+      return -1;
+    }
+    binds[b] = (cg_binding){g_compile.bind_name[b], arrs[b].dtype, arrs[b].rank, {0}, arrs[b].data};
+    memcpy(binds[b].dims, arrs[b].dims, sizeof binds[b].dims);
+  }
+  cg_options o = {g_compile.target, binds, g_compile.n_binds};
+  if (cg_compile_file(path, &o, out, rep, err, sizeof err) != 0) {
+    fprintf(stderr, "%s: error: %s\n", prog_name, err);
+    rc = -1;
+  }
+  for (int b = 0; b < g_compile.n_binds; b++) npy_free(&arrs[b]);
+  return rc;
+}
+#endif
+
 /* Load a program file or assembly text into a verified program. Prints the error. */
 static ls_program *load_program(const char *path) {
+  if (ends_with(path, ".onnx")) {
+#if LS_HAVE_COMPILER
+    ls_prog g;
+    cg_report rep;
+    if (compile_model(path, &g, &rep)) return NULL;
+    uint8_t *img;
+    size_t ilen;
+    ls_program *p = NULL;
+    ls_error e;
+    if (ls_prog_encode(&g, &img, &ilen) == 0) {
+      if (ls_load(img, ilen, &p, &e) != LS_OK)
+        fprintf(stderr, "%s: error: %s: the compiled program does not verify (a compiler bug): %s\n", prog_name, path, e.msg);
+      free(img);
+    }
+    ls_prog_free(&g);
+    return p;
+#else
+    fprintf(stderr, "%s: error: %s: this build has no ONNX compiler (it needs protobuf-c and libonnx-dev)\n", prog_name, path);
+    return NULL;
+#endif
+  }
   char err[600];
   size_t len;
   uint8_t *buf = slurp(path, &len, err, sizeof err);
@@ -113,6 +217,102 @@ static int has_help(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
   return 0;
+}
+
+/* ---- compile ------------------------------------------------------------------------------ */
+
+static const char compile_help[] =
+    "usage: lockstep compile MODEL.onnx [-o PROGRAM.lsp] [--target host|tsp|FILE] [--set KEY=VALUE]...\n"
+    "                        [--bind NAME=FILE.npy]... [--emit-asm PROGRAM.lsa]\n"
+    "\n"
+    "Compile an ONNX model into a program and print what it costs: operators, instructions,\n"
+    "cycles, the time at the target's clock, SRAM and arena bytes, and how busy each unit is.\n"
+    "The cycle count is exact: every run of the program takes exactly that many cycles.\n"
+    "\n"
+    "  -o FILE              write the program here (otherwise only the summary is printed)\n"
+    "  --target T           host (default: shaped for this CPU), tsp (the ISCA 2020 chip), or a\n"
+    "                       target file of 'key = value' lines (see docs/ISA.md)\n"
+    "  --set KEY=VALUE      change one target field: lanes, mem, vxm, mxm, sxm, streams, sram,\n"
+    "                       clock, lat.CLASS\n"
+    "  --bind NAME=FILE.npy fix an input's value (and shape) at compile time\n"
+    "  --emit-asm FILE      also write the program as assembly text\n"
+    "  --help               show this help\n";
+
+static int cmd_compile(int argc, char **argv) {
+  if (has_help(argc, argv)) return fputs(compile_help, stdout), 0;
+  const char *in = NULL, *out = NULL, *asm_out = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--emit-asm") == 0) {
+      if (i + 1 == argc) return usage_error("compile", "%s needs a file name", argv[i]);
+      if (argv[i][1] == 'o') out = argv[++i];
+      else asm_out = argv[++i];
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      int k = compile_option("compile", argc, argv, &i);
+      if (k < 0) return EXIT_USAGE;
+      if (k == 0) return usage_error("compile", "unknown option '%s'", argv[i]);
+    } else if (in) return usage_error("compile", "one model at a time (got '%s' too)", argv[i]);
+    else in = argv[i];
+  }
+  if (!in) return usage_error("compile", "%sname the model to compile", "");
+#if !LS_HAVE_COMPILER
+  (void)out, (void)asm_out;
+  fprintf(stderr, "%s: error: this build has no ONNX compiler (it needs protobuf-c and libonnx-dev)\n", prog_name);
+  return EXIT_BAD;
+#else
+  ls_prog g;
+  cg_report r;
+  if (compile_model(in, &g, &r)) return EXIT_BAD;
+  uint8_t *img;
+  size_t ilen;
+  if (ls_prog_encode(&g, &img, &ilen)) return ls_prog_free(&g), fprintf(stderr, "%s: out of memory\n", prog_name), EXIT_BAD;
+  ls_program *p;
+  ls_error e;
+  if (ls_load(img, ilen, &p, &e) != LS_OK) {
+    fprintf(stderr, "%s: error: %s: the compiled program does not verify (a compiler bug): %s\n", prog_name, in, e.msg);
+    free(img);
+    ls_prog_free(&g);
+    return EXIT_BAD;
+  }
+  const ls_target *t = &g.target;
+  printf("model:        %s (%d nodes; %d to lower after folding and fusion)\n", in, r.nodes, r.live_nodes);
+  printf("operators:    %s\n", r.ops);
+  printf("target:       %s: %u lanes, %u mem / %u vxm / %u mxm / %u sxm, %u MHz\n", t->name, t->lanes,
+         t->slices[LS_UNIT_MEM], t->slices[LS_UNIT_VXM], t->slices[LS_UNIT_MXM], t->slices[LS_UNIT_SXM], t->clock_mhz);
+  printf("instructions: %" PRIu64 " in %" PRIu64 " groups\n", r.insns, r.groups);
+  printf("cycles:       %" PRIu64 " (exact: every run takes this many)\n", ls_cycles(p));
+  printf("predicted:    %.3f ms at %u MHz\n", (double)ls_cycles(p) / t->clock_mhz / 1000.0, t->clock_mhz);
+  printf("sram:         %" PRIu64 " bytes (%" PRIu64 " constants, %" PRIu64 " activations; at most %" PRIu64
+         " live at once) of %" PRIu64 "\n",
+         r.mem_bytes, r.const_bytes, r.mem_bytes - r.const_bytes, r.peak_live, t->sram_bytes);
+  printf("arena:        %zu bytes (what a caller provides to run it)\n", ls_arena_bytes(p));
+  printf("utilisation:  mem %.1f%%, vxm %.1f%%, mxm %.1f%%, sxm %.1f%%\n", 100 * r.busy[LS_UNIT_MEM],
+         100 * r.busy[LS_UNIT_VXM], 100 * r.busy[LS_UNIT_MXM], 100 * r.busy[LS_UNIT_SXM]);
+  printf("compile time: %.3f s (import %.3f, infer %.3f, lower %.3f, schedule %.3f, memory %.3f, emit %.3f)\n",
+         r.seconds[7], r.seconds[0], r.seconds[1], r.seconds[3], r.seconds[4], r.seconds[5], r.seconds[6]);
+  ls_free(p);
+  int rc = 0;
+  if (out) {
+    FILE *f = fopen(out, "wb");
+    if (!f || fwrite(img, 1, ilen, f) != ilen || fclose(f) != 0) {
+      fprintf(stderr, "%s: error: %s: cannot write: %s\n", prog_name, out, strerror(errno));
+      rc = EXIT_BAD;
+    } else {
+      printf("wrote %s (%zu bytes)\n", out, ilen);
+    }
+  }
+  if (asm_out && !rc) {
+    FILE *f = fopen(asm_out, "w");
+    if (!f || ls_disassemble(&g, f) != 0 || fclose(f) != 0) {
+      fprintf(stderr, "%s: error: %s: cannot write\n", prog_name, asm_out);
+      rc = EXIT_BAD;
+    } else {
+      printf("wrote %s\n", asm_out);
+    }
+  }
+  free(img);
+  ls_prog_free(&g);
+  return rc;
+#endif
 }
 
 /* ---- asm --------------------------------------------------------------------------------- */
@@ -442,8 +642,11 @@ static int parse_run_args(const char *cmd, int argc, char **argv, run_args *a) {
       if (o[2] == 't') a->threads = (int)n;
       else a->runs = (int)n;
       i++;
-    } else if (o[0] == '-' && o[1]) return usage_error(cmd, "unknown option '%s'", o);
-    else if (a->prog) return usage_error(cmd, "one program at a time (got '%s' too)", o);
+    } else if (o[0] == '-' && o[1]) {
+      int k = compile_option(cmd, argc, argv, &i);
+      if (k < 0) return EXIT_USAGE;
+      if (k == 0) return usage_error(cmd, "unknown option '%s'", o);
+    } else if (a->prog) return usage_error(cmd, "one program at a time (got '%s' too)", o);
     else a->prog = o;
   }
   if (!a->prog) return usage_error(cmd, "%sname the program to run", "");
@@ -454,8 +657,8 @@ static const char run_help[] =
     "usage: lockstep run PROGRAM [--input [NAME=]FILE.npy]... [-o [NAME=]FILE.npy]...\n"
     "                    [--fill zeros|seq|random] [--mode fast|checked] [--threads N] [--runs N]\n"
     "\n"
-    "Run a program (a .lsp file, or assembly text) and print its cycle count, the time the\n"
-    "target would take at its clock, and the time this host took.\n"
+    "Run a program (a .lsp file, assembly text, or an ONNX model, compiled first) and print\n"
+    "its cycle count, the time the target would take at its clock, and the time this host took.\n"
     "\n"
     "  -i, --input [NAME=]FILE.npy  data for an input (NAME may be left out if there is one)\n"
     "  -o, --output [NAME=]FILE.npy save an output (without -o, the first values are printed)\n"
@@ -465,6 +668,7 @@ static const char run_help[] =
     "  --threads N                  fast-mode threads (default: all cores)\n"
     "  --runs N                     run N times; prints the median and whether all outputs\n"
     "                               were bit-identical\n"
+    "  --target, --set, --bind      for an .onnx model: as for 'lockstep compile'\n"
     "  --help                       show this help\n";
 
 static double now_us(void) {
@@ -749,6 +953,7 @@ static const char main_help[] =
     "on every run.\n"
     "\n"
     "commands:\n"
+    "  compile  compile an ONNX model into a program; print its cycles, time and memory\n"
     "  asm      assemble and verify a text program (.lsa) into a program file (.lsp)\n"
     "  disasm   print a program file as assembly text\n"
     "  run      run a program on .npy inputs; print cycles, predicted and measured time\n"
@@ -766,7 +971,7 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*fn)(int, char **);
-  } cmds[] = {{"asm", cmd_asm}, {"disasm", cmd_disasm}, {"run", cmd_run}, {"trace", cmd_trace}, {"info", cmd_info}};
+  } cmds[] = {{"compile", cmd_compile}, {"asm", cmd_asm}, {"disasm", cmd_disasm}, {"run", cmd_run}, {"trace", cmd_trace}, {"info", cmd_info}};
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
     if (strcmp(cmd, cmds[i].name) == 0) return cmds[i].fn(argc - 1, argv + 1);
   fprintf(stderr, "%s: unknown command '%s'\n\n%s", prog_name, cmd, main_help);

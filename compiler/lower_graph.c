@@ -1,0 +1,820 @@
+/* lower_graph.c - every live node of the graph becomes instruction groups over buffers.
+ *
+ * Takes: a simplified graph (shapes known, constants folded, activations fused).
+ * Gives: a module of buffers (one per tensor; reshapes share their input's) and groups.
+ * Layout: every tensor is stored row-major and contiguous, as ONNX defines it; a vector is
+ * L consecutive elements. Three building blocks cover every operator:
+ *   - elementwise trees over flat ranges (operands broadcast beforehand when they must be);
+ *   - the tiled GEMM on the MXM planes (Gemm, MatMul, and Conv after an im2col gather);
+ *   - gathers through constant index tables (transposes, slices, im2col, pooling windows,
+ *     broadcasting), followed where needed by reductions over the gathered rows. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes.h"
+#include "tile.h"
+
+typedef struct lctx {
+  cg_graph *g;
+  lo_module *m;
+  int *buf;     /* per tensor: its buffer, or LO_NONE */
+  int *splat;   /* per tensor: a one-vector splat of a one-element constant, or LO_NONE */
+  cg_node *n;
+  char *err;
+  size_t errlen;
+} lctx;
+
+#define L (c->m->t.lanes)
+
+static int fail(lctx *c, const char *msg) {
+  snprintf(c->err, c->errlen, "%s: node %s (%s): %s", c->g->source ? c->g->source : "model", c->n->name, c->n->op, msg);
+  return -1;
+}
+
+static cg_tensor *T(lctx *c, int k) {
+  return k < c->n->n_inputs && c->n->inputs[k] != CG_NONE ? &c->g->tensors[c->n->inputs[k]] : NULL;
+}
+static int tid(lctx *c, int k) { return k < c->n->n_inputs ? c->n->inputs[k] : CG_NONE; }
+
+/* the buffer of tensor t, made on first use */
+static int buf_of(lctx *c, int t) {
+  if (c->buf[t] != LO_NONE) return c->buf[t];
+  const cg_tensor *x = &c->g->tensors[t];
+  size_t bytes = cg_tensor_bytes(x);
+  c->buf[t] = x->data ? lo_buf_const(c->m, x->name, x->data, bytes) : lo_buf_new(c->m, x->name, bytes);
+  return c->buf[t];
+}
+
+static int64_t elems(const cg_tensor *t) { return cg_tensor_elems(t); }
+
+/* ---- elementwise ------------------------------------------------------------------------- */
+
+typedef struct ew_operand {
+  int buf;
+  uint64_t off;
+  int splat; /* read one vector n times */
+  ls_dtype t;
+} ew_operand;
+
+typedef struct ew_job {
+  ew_operand in[3];
+  int n_in;
+  ls_op op;         /* LS_OP_COUNT: the tree is built by `build` instead */
+  int swap;         /* read operands b, a (for > and >=) */
+  ls_dtype t;       /* operation type */
+  ls_dtype out_t;
+  int out_buf;
+  uint64_t out_off;
+  int n_post;       /* immediates applied after */
+  ls_op post[4];
+  double post_imm[4];
+  const ls_target *tg;
+} ew_job;
+
+static int ew_read(lo_group *g, const ew_job *j, int k, uint64_t first, uint32_t n, uint32_t lanes) {
+  const ew_operand *o = &j->in[k];
+  size_t sz = ls_dtype_size(o->t);
+  if (o->splat) return lo_read(g, o->buf, o->off, n, 0, o->t, 0, 0);
+  return lo_read(g, o->buf, o->off + first * sz, n, (int64_t)(j->tg->lanes * sz), o->t, lanes, 0);
+}
+
+static void ew_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32_t lanes) {
+  const ew_job *j = user;
+  int v;
+  if (j->op == LS_OP_COUNT) { /* a copy */
+    v = ew_read(g, j, 0, first, n, lanes);
+  } else if (j->op == LS_OP_CVT) {
+    v = lo_cvt(g, j->t, j->out_t, ew_read(g, j, 0, first, n, lanes));
+  } else {
+    int a = LO_NONE, b = LO_NONE, cc = LO_NONE;
+    if (j->n_in > 0) a = ew_read(g, j, j->swap ? 1 : 0, first, n, lanes);
+    if (j->n_in > 1) b = ew_read(g, j, j->swap ? 0 : 1, first, n, lanes);
+    if (j->n_in > 2) cc = ew_read(g, j, 2, first, n, lanes);
+    v = lo_op(g, j->op, j->t, a, b, cc);
+  }
+  for (int p = 0; p < j->n_post; p++) v = lo_op_imm(g, j->post[p], j->out_t, v, j->post_imm[p]);
+  lo_write(g, j->out_buf, j->out_off + first * ls_dtype_size(j->out_t), (int64_t)(j->tg->lanes * ls_dtype_size(j->out_t)),
+           j->out_t, lanes, v);
+}
+
+/* Make operand k of the node usable by a flat elementwise pass over output y. */
+static int operand(lctx *c, int k, const cg_tensor *y, ew_operand *o) {
+  const cg_tensor *x = T(c, k);
+  const int t = tid(c, k);
+  o->t = x->dtype;
+  o->off = 0;
+  o->splat = 0;
+  int same = x->rank == y->rank || elems(x) == elems(y);
+  for (int d = 0; same && x->rank == y->rank && d < x->rank; d++) same = x->dims[d] == y->dims[d];
+  if (same && elems(x) == elems(y)) {
+    o->buf = buf_of(c, t);
+    return 0;
+  }
+  size_t sz = ls_dtype_size(x->dtype);
+  if (elems(x) == 1 && x->data) { /* a constant scalar: one splatted vector, read n times */
+    if (c->splat[t] == LO_NONE) {
+      uint8_t *v = malloc(L * sz);
+      if (!v) return fail(c, "out of memory");
+      for (uint32_t l = 0; l < L; l++) memcpy(v + l * sz, x->data, sz);
+      char name[200];
+      snprintf(name, sizeof name, "%s.splat", x->name);
+      c->splat[t] = lo_buf_const(c->m, name, v, L * sz);
+      free(v);
+    }
+    o->buf = c->splat[t];
+    o->splat = 1;
+    return 0;
+  }
+  /* broadcast: a constant is expanded here; a runtime tensor is gathered into a temporary */
+  int64_t total = elems(y);
+  int64_t *idx = malloc(sizeof *idx * (size_t)(total ? total : 1));
+  if (!idx) return fail(c, "out of memory");
+  cg_broadcast_index(x->rank, x->dims, y->rank, y->dims, idx);
+  char name[200];
+  snprintf(name, sizeof name, "%s.bcast", x->name);
+  if (x->data) {
+    uint8_t *v = malloc((size_t)total * sz);
+    if (!v) return free(idx), fail(c, "out of memory");
+    for (int64_t i = 0; i < total; i++) memcpy(v + (size_t)i * sz, x->data + (size_t)idx[i] * sz, sz);
+    o->buf = lo_buf_const(c->m, name, v, (uint64_t)total * sz);
+    free(v);
+    free(idx);
+    return 0;
+  }
+  int32_t *i32 = malloc(sizeof *i32 * (size_t)(total ? total : 1));
+  if (!i32) return free(idx), fail(c, "out of memory");
+  for (int64_t i = 0; i < total; i++) i32[i] = (int32_t)idx[i];
+  free(idx);
+  o->buf = lo_buf_new(c->m, name, (uint64_t)total * sz);
+  int rc = lo_gather_copy(c->m, c->n->name, o->buf, 0, buf_of(c, t), 0, (uint64_t)elems(x), x->dtype, i32,
+                          (uint64_t)total, c->err, c->errlen);
+  free(i32);
+  return rc;
+}
+
+static int lower_ew(lctx *c, ls_op op, int n_in, int swap) {
+  const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
+  ew_job j = {0};
+  j.n_in = n_in;
+  j.op = op;
+  j.swap = swap;
+  j.t = T(c, op == LS_OP_SEL ? 1 : 0)->dtype;
+  j.out_t = y->dtype;
+  j.tg = &c->m->t;
+  for (int k = 0; k < n_in; k++)
+    if (operand(c, k, y, &j.in[k])) return -1;
+  j.out_buf = buf_of(c, c->n->outputs[0]);
+  return lo_flat(c->m, c->n->name, (uint64_t)elems(y), ew_range, &j, c->err, c->errlen);
+}
+
+/* an elementwise op with immediates only (x op imm, ...) */
+static int lower_imm(lctx *c, int n_post, const ls_op *ops, const double *imms, ls_op first) {
+  const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
+  ew_job j = {0};
+  j.n_in = 1;
+  j.op = first;
+  j.t = j.out_t = y->dtype;
+  j.tg = &c->m->t;
+  if (operand(c, 0, y, &j.in[0])) return -1;
+  j.n_post = n_post;
+  for (int p = 0; p < n_post; p++) j.post[p] = ops[p], j.post_imm[p] = imms[p];
+  j.out_buf = buf_of(c, c->n->outputs[0]);
+  return lo_flat(c->m, c->n->name, (uint64_t)elems(y), ew_range, &j, c->err, c->errlen);
+}
+
+/* copy tensor src into tensor dst's buffer (graph outputs that alias something else) */
+static int copy_tensor(lctx *c, int src, int dst_buf) {
+  const cg_tensor *x = &c->g->tensors[src];
+  ew_job j = {0};
+  j.op = LS_OP_COUNT;
+  j.in[0] = (ew_operand){buf_of(c, src), 0, 0, x->dtype};
+  j.n_in = 1;
+  j.t = j.out_t = x->dtype;
+  j.out_buf = dst_buf;
+  j.tg = &c->m->t;
+  return lo_flat(c->m, x->name, (uint64_t)elems(x), ew_range, &j, c->err, c->errlen);
+}
+
+/* ---- data movement by index tables --------------------------------------------------------- */
+
+/* y[i] = x[idx[i]] (idx -1: zero) with idx from the caller */
+static int lower_gather_table(lctx *c, int src_t, int dst_buf, const int32_t *idx, uint64_t count) {
+  const cg_tensor *x = &c->g->tensors[src_t];
+  return lo_gather_copy(c->m, c->n->name, dst_buf, 0, buf_of(c, src_t), 0, (uint64_t)elems(x), x->dtype, idx, count,
+                        c->err, c->errlen);
+}
+
+static void strides_of(const cg_tensor *x, int64_t *st) {
+  int64_t s = 1;
+  for (int d = x->rank - 1; d >= 0; d--) st[d] = s, s *= x->dims[d];
+}
+
+/* Transpose, Slice and Gather with constant indices: the source element of every output */
+static int lower_index(lctx *c) {
+  const cg_tensor *x = T(c, 0), *y = &c->g->tensors[c->n->outputs[0]];
+  const char *op = c->n->op;
+  int64_t total = elems(y), xs[LS_MAX_RANK], coord[LS_MAX_RANK] = {0};
+  strides_of(x, xs);
+  int32_t *idx = malloc(sizeof *idx * (size_t)(total ? total : 1));
+  if (!idx) return fail(c, "out of memory");
+  int64_t start[LS_MAX_RANK], step[LS_MAX_RANK], perm[LS_MAX_RANK];
+  for (int d = 0; d < x->rank; d++) start[d] = 0, step[d] = 1, perm[d] = x->rank - 1 - d;
+  int axis = 0;
+  const cg_tensor *ix = NULL;
+  if (!strcmp(op, "Transpose")) {
+    int n = 0;
+    const int64_t *pv = cg_attr_ints(c->n, "perm", &n);
+    if (pv && n == x->rank) memcpy(perm, pv, sizeof *pv * (size_t)n);
+  } else if (!strcmp(op, "Slice")) {
+    const cg_tensor *st = T(c, 1), *ax = T(c, 3), *sp = T(c, 4);
+    for (int64_t q = 0; q < elems(st); q++) {
+      int a = (int)(ax ? cg_const_int(ax, q) : q);
+      if (a < 0) a += x->rank;
+      int64_t dim = x->dims[a], s0 = cg_const_int(st, q);
+      step[a] = sp ? cg_const_int(sp, q) : 1;
+      if (s0 < 0) s0 += dim;
+      s0 = step[a] > 0 ? (s0 < 0 ? 0 : s0 > dim ? dim : s0) : (s0 < 0 ? -1 : s0 > dim - 1 ? dim - 1 : s0);
+      start[a] = s0;
+    }
+  } else { /* Gather */
+    ix = T(c, 1);
+    axis = (int)cg_attr_int(c->n, "axis", 0);
+    if (axis < 0) axis += x->rank;
+  }
+  for (int64_t i = 0; i < total; i++) {
+    int64_t k = 0;
+    if (!strcmp(op, "Transpose")) {
+      for (int d = 0; d < y->rank; d++) k += coord[d] * xs[perm[d]];
+    } else if (!strcmp(op, "Slice")) {
+      for (int d = 0; d < y->rank; d++) k += (start[d] + coord[d] * step[d]) * xs[d];
+    } else {
+      int64_t ii = 0, is = 1;
+      for (int d = axis + ix->rank - 1; d >= axis; d--) ii += coord[d] * is, is *= y->dims[d];
+      int64_t j = cg_const_int(ix, ii);
+      if (j < 0) j += x->dims[axis];
+      if (j < 0 || j >= x->dims[axis]) {
+        free(idx);
+        return fail(c, "an index is out of range");
+      }
+      for (int d = 0; d < axis; d++) k += coord[d] * xs[d];
+      k += j * xs[axis];
+      for (int d = axis + 1; d < x->rank; d++) k += coord[d + ix->rank - 1] * xs[d];
+    }
+    idx[i] = (int32_t)k;
+    for (int d = y->rank - 1; d >= 0; d--) {
+      if (++coord[d] < y->dims[d]) break;
+      coord[d] = 0;
+    }
+  }
+  int rc = lower_gather_table(c, tid(c, 0), buf_of(c, c->n->outputs[0]), idx, (uint64_t)total);
+  free(idx);
+  return rc;
+}
+
+/* ---- reductions over gathered rows ---------------------------------------------------------
+ * G[r][q] (R rows of Q values) is reduced over r, block by block of L columns. */
+
+typedef struct red_job {
+  int gbuf, out_buf;
+  uint32_t R;
+  uint64_t Q;
+  ls_op op;        /* VSUM or VMAX */
+  double scale;    /* 1: none */
+  ls_dtype t;
+} red_job;
+
+static int lower_reduce_rows(lctx *c, const red_job *j) {
+  const uint64_t blocks = (j->Q + L - 1) / L;
+  const size_t sz = ls_dtype_size(j->t);
+  for (uint64_t b = 0; b < blocks; b++) {
+    uint32_t lanes = b + 1 == blocks && j->Q % L ? (uint32_t)(j->Q % L) : 0;
+    lo_group *g = lo_group_new(c->m, c->n->name);
+    int v = lo_read(g, j->gbuf, b * L * sz, j->R, (int64_t)(j->Q * sz), j->t, lanes, 0);
+    v = lo_op(g, j->op, j->t, v, LO_NONE, LO_NONE);
+    if (j->scale != 1.0) v = lo_op_imm(g, LS_OP_MULS, j->t, v, j->scale);
+    lo_write(g, j->out_buf, b * L * sz, (int64_t)(L * sz), j->t, lanes, v);
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return -1;
+  }
+  return 0;
+}
+
+/* The table putting reduced axes (mask) in rows and kept axes in columns. */
+static int32_t *reduce_table(const cg_tensor *x, const int *mask, uint32_t *R, uint64_t *Q) {
+  int64_t xs[LS_MAX_RANK];
+  strides_of(x, xs);
+  uint64_t r = 1, q = 1;
+  for (int d = 0; d < x->rank; d++) {
+    if (mask[d]) r *= (uint64_t)x->dims[d];
+    else q *= (uint64_t)x->dims[d];
+  }
+  int32_t *idx = malloc(sizeof *idx * (size_t)(r * q > 0 ? r * q : 1));
+  if (!idx) return NULL;
+  int64_t coord[LS_MAX_RANK] = {0};
+  for (uint64_t i = 0; i < r * q; i++) {
+    /* i enumerates x in row-major order; place it at (row of its reduced coords, column of its kept coords) */
+    uint64_t row = 0, col = 0;
+    for (int d = 0; d < x->rank; d++) {
+      if (mask[d]) row = row * (uint64_t)x->dims[d] + (uint64_t)coord[d];
+      else col = col * (uint64_t)x->dims[d] + (uint64_t)coord[d];
+    }
+    idx[row * q + col] = (int32_t)i;
+    for (int d = x->rank - 1; d >= 0; d--) {
+      if (++coord[d] < x->dims[d]) break;
+      coord[d] = 0;
+    }
+  }
+  *R = (uint32_t)r;
+  *Q = q;
+  return idx;
+}
+
+static int lower_reduce(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  const char *op = c->n->op;
+  int mask[LS_MAX_RANK] = {0}, any = 0;
+  if (!strcmp(op, "GlobalAveragePool") || !strcmp(op, "GlobalMaxPool")) {
+    for (int d = 2; d < x->rank; d++) mask[d] = 1;
+  } else {
+    int na = 0;
+    const int64_t *ax = cg_attr_ints(c->n, "axes", &na);
+    const cg_tensor *at = T(c, 1);
+    for (int i = 0; at ? i < elems(at) : i < na; i++) {
+      int64_t a = at ? cg_const_int(at, i) : ax[i];
+      mask[a < 0 ? a + x->rank : a] = 1;
+      any = 1;
+    }
+    if (!any && !cg_attr_int(c->n, "noop_with_empty_axes", 0))
+      for (int d = 0; d < x->rank; d++) mask[d] = 1;
+  }
+  uint32_t R;
+  uint64_t Q;
+  int32_t *idx = reduce_table(x, mask, &R, &Q);
+  if (!idx) return fail(c, "out of memory");
+  char name[200];
+  snprintf(name, sizeof name, "%s.rows", c->n->name);
+  int gb = lo_buf_new(c->m, name, (uint64_t)R * Q * ls_dtype_size(x->dtype));
+  int rc = lower_gather_table(c, tid(c, 0), gb, idx, (uint64_t)R * Q);
+  free(idx);
+  if (rc) return rc;
+  int is_max = !strcmp(op, "ReduceMax") || !strcmp(op, "GlobalMaxPool");
+  red_job j = {gb, buf_of(c, c->n->outputs[0]), R, Q, is_max ? LS_OP_VMAX : LS_OP_VSUM, 1.0, x->dtype};
+  if (!strcmp(op, "ReduceMean") || !strcmp(op, "GlobalAveragePool")) j.scale = 1.0 / R;
+  if (!strcmp(op, "ReduceMin")) return fail(c, "ReduceMin is not supported yet");
+  return lower_reduce_rows(c, &j);
+}
+
+/* Softmax: rows gathered so the softmax axis runs down the rows of G[R][Q]; per block of
+ * L columns: max, exp(x - max), sum, divide; then gathered back. */
+static int lower_softmax(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  if (x->dtype != LS_F32) return fail(c, "Softmax is supported for f32");
+  int axis = (int)cg_attr_int(c->n, "axis", c->g->opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += x->rank;
+  int mask[LS_MAX_RANK] = {0};
+  if (c->g->opset >= 13) mask[axis] = 1;
+  else
+    for (int d = axis; d < x->rank; d++) mask[d] = 1; /* before opset 13: the trailing block as one axis */
+  uint32_t R;
+  uint64_t Q;
+  int32_t *idx = reduce_table(x, mask, &R, &Q);
+  if (!idx) return fail(c, "out of memory");
+  const uint64_t RQ = (uint64_t)R * Q;
+  char name[200];
+  snprintf(name, sizeof name, "%s.rows", c->n->name);
+  int gb = lo_buf_new(c->m, name, RQ * 4);
+  snprintf(name, sizeof name, "%s.exp", c->n->name);
+  int eb = lo_buf_new(c->m, name, RQ * 4);
+  const uint64_t blocks = (Q + L - 1) / L;
+  snprintf(name, sizeof name, "%s.stat", c->n->name);
+  int sb = lo_buf_new(c->m, name, blocks * L * 4 * 2);
+  if (lower_gather_table(c, tid(c, 0), gb, idx, RQ)) return free(idx), -1;
+  for (uint64_t b = 0; b < blocks; b++) {
+    uint32_t lanes = b + 1 == blocks && Q % L ? (uint32_t)(Q % L) : 0;
+    const uint64_t col = b * L * 4, mx = b * 2 * L * 4, sm = mx + L * 4;
+    const int64_t rs = (int64_t)(Q * 4);
+    lo_group *g = lo_group_new(c->m, c->n->name);
+    lo_write(g, sb, mx, 0, LS_F32, 0, lo_op(g, LS_OP_VMAX, LS_F32, lo_read(g, gb, col, R, rs, LS_F32, lanes, 0), LO_NONE, LO_NONE));
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return free(idx), -1;
+    g = lo_group_new(c->m, c->n->name);
+    int d = lo_op(g, LS_OP_SUB, LS_F32, lo_read(g, gb, col, R, rs, LS_F32, lanes, 0), lo_read(g, sb, mx, R, 0, LS_F32, 0, 0), LO_NONE);
+    lo_write(g, eb, col, rs, LS_F32, lanes, lo_op(g, LS_OP_EXP, LS_F32, d, LO_NONE, LO_NONE));
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return free(idx), -1;
+    g = lo_group_new(c->m, c->n->name);
+    lo_write(g, sb, sm, 0, LS_F32, 0, lo_op(g, LS_OP_VSUM, LS_F32, lo_read(g, eb, col, R, rs, LS_F32, lanes, 0), LO_NONE, LO_NONE));
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return free(idx), -1;
+    g = lo_group_new(c->m, c->n->name);
+    int q = lo_op(g, LS_OP_DIV, LS_F32, lo_read(g, eb, col, R, rs, LS_F32, lanes, 0), lo_read(g, sb, sm, R, 0, LS_F32, 0, 0), LO_NONE);
+    lo_write(g, gb, col, rs, LS_F32, lanes, q);
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return free(idx), -1;
+  }
+  /* back: out[i] sits at G[row][col] where idx[row*Q+col] == i */
+  int32_t *inv = malloc(sizeof *inv * (size_t)(RQ ? RQ : 1));
+  if (!inv) return free(idx), fail(c, "out of memory");
+  for (uint64_t k = 0; k < RQ; k++) inv[idx[k]] = (int32_t)k;
+  free(idx);
+  int rc = lo_gather_copy(c->m, c->n->name, buf_of(c, c->n->outputs[0]), 0, gb, 0, RQ, LS_F32, inv, RQ, c->err, c->errlen);
+  free(inv);
+  return rc;
+}
+
+/* ---- GEMM-shaped operators ----------------------------------------------------------------- */
+
+static void epilogue_of(const cg_node *n, lo_epilogue *ep) {
+  ep->n = 0;
+  int64_t act = cg_attr_int(n, "lockstep.act", 0);
+  if (act == 1) ep->op[ep->n] = LS_OP_MAXS, ep->imm[ep->n++] = 0;
+  if (act == 2) {
+    float lo = cg_attr_float(n, "lockstep.lo", -INFINITY), hi = cg_attr_float(n, "lockstep.hi", INFINITY);
+    if (lo > -INFINITY) ep->op[ep->n] = LS_OP_MAXS, ep->imm[ep->n++] = lo;
+    if (hi < INFINITY) ep->op[ep->n] = LS_OP_MINS, ep->imm[ep->n++] = hi;
+  }
+}
+
+/* a constant 2-D matrix transposed on the host (rows x cols -> cols x rows) */
+static int const_transposed(lctx *c, const cg_tensor *w, int64_t rows, int64_t cols, float scale) {
+  float *v = malloc(sizeof *v * (size_t)(rows * cols > 0 ? rows * cols : 1));
+  if (!v) return fail(c, "out of memory");
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < cols; j++) {
+      float f;
+      memcpy(&f, w->data + (size_t)(i * cols + j) * 4, 4);
+      v[j * rows + i] = f * scale;
+    }
+  char name[200];
+  snprintf(name, sizeof name, "%s.T", w->name);
+  int b = lo_buf_const(c->m, name, v, (uint64_t)(rows * cols) * 4);
+  free(v);
+  return b;
+}
+
+/* a runtime 2-D matrix transposed by a gather */
+static int runtime_transposed(lctx *c, int t, int64_t rows, int64_t cols) {
+  int32_t *idx = malloc(sizeof *idx * (size_t)(rows * cols > 0 ? rows * cols : 1));
+  if (!idx) return fail(c, "out of memory");
+  for (int64_t j = 0; j < cols; j++)
+    for (int64_t i = 0; i < rows; i++) idx[j * rows + i] = (int32_t)(i * cols + j);
+  char name[200];
+  snprintf(name, sizeof name, "%s.T", c->g->tensors[t].name);
+  int b = lo_buf_new(c->m, name, (uint64_t)(rows * cols) * 4);
+  int rc = lower_gather_table(c, t, b, idx, (uint64_t)(rows * cols));
+  free(idx);
+  return rc ? -1 : b;
+}
+
+static int lower_gemm(lctx *c) {
+  const cg_tensor *a = T(c, 0), *b = T(c, 1), *cc = T(c, 2), *y = &c->g->tensors[c->n->outputs[0]];
+  if (a->dtype != LS_F32 || b->dtype != LS_F32) return fail(c, "Gemm is supported for f32");
+  const int ta = (int)cg_attr_int(c->n, "transA", 0), tb = (int)cg_attr_int(c->n, "transB", 0);
+  const float alpha = cg_attr_float(c->n, "alpha", 1), beta = cg_attr_float(c->n, "beta", 1);
+  const int64_t M = y->dims[0], N = y->dims[1], K = ta ? a->dims[0] : a->dims[1];
+  int abuf = ta ? (a->data ? const_transposed(c, a, K, M, 1) : runtime_transposed(c, tid(c, 0), K, M)) : buf_of(c, tid(c, 0));
+  int bbuf;
+  if (b->data && (tb || alpha != 1)) bbuf = tb ? const_transposed(c, b, N, K, alpha) : const_transposed(c, b, K, N, 1);
+  else if (alpha != 1) return fail(c, "alpha != 1 needs a constant B");
+  else bbuf = tb ? runtime_transposed(c, tid(c, 1), N, K) : buf_of(c, tid(c, 1));
+  if (b->data && !tb && alpha != 1) { /* transposed twice: scale only */
+    float *v = malloc(sizeof *v * (size_t)(K * N));
+    if (!v) return fail(c, "out of memory");
+    for (int64_t i = 0; i < K * N; i++) memcpy(&v[i], b->data + (size_t)i * 4, 4), v[i] *= alpha;
+    bbuf = lo_buf_const(c->m, "gemm.b", v, (uint64_t)(K * N) * 4);
+    free(v);
+  }
+  if (abuf < 0 || bbuf < 0) return -1;
+  lo_mat X = {abuf, 0, K * 4, 0}, W = {bbuf, 0, N * 4, 0}, Y = {buf_of(c, c->n->outputs[0]), 0, N * 4, 0};
+  lo_mat acc, *accp = NULL;
+  if (cc) {
+    if (cc->dtype != LS_F32) return fail(c, "Gemm's C must be f32");
+    int64_t ce = elems(cc);
+    if (cc->data && (beta != 1 || (ce != N && ce != M * N))) { /* expand and scale on the host */
+      int64_t *ix = malloc(sizeof *ix * (size_t)(M * N));
+      float *v = malloc(sizeof *v * (size_t)(M * N));
+      if (!ix || !v) return free(ix), free(v), fail(c, "out of memory");
+      int64_t yd[2] = {M, N};
+      cg_broadcast_index(cc->rank, cc->dims, 2, yd, ix);
+      for (int64_t i = 0; i < M * N; i++) memcpy(&v[i], cc->data + (size_t)ix[i] * 4, 4), v[i] *= beta;
+      acc = (lo_mat){lo_buf_const(c->m, "gemm.c", v, (uint64_t)(M * N) * 4), 0, N * 4, (int64_t)L * 4};
+      free(ix), free(v);
+    } else if (beta != 1) {
+      return fail(c, "beta != 1 needs a constant C");
+    } else if (ce == M * N && !(cc->rank == 1 && M > 1)) {
+      acc = (lo_mat){buf_of(c, tid(c, 2)), 0, N * 4, (int64_t)L * 4};
+    } else if (ce == N) {
+      acc = (lo_mat){buf_of(c, tid(c, 2)), 0, 0, (int64_t)L * 4}; /* one row for every row */
+    } else {
+      return fail(c, "this broadcast of C is supported only for a constant C");
+    }
+    accp = &acc;
+  }
+  lo_epilogue ep;
+  epilogue_of(c->n, &ep);
+  return lo_gemm(c->m, c->n->name, (uint32_t)M, (uint32_t)K, (uint32_t)N, X, W, accp, Y, &ep, c->err, c->errlen);
+}
+
+static int lower_matmul(lctx *c) {
+  const cg_tensor *a = T(c, 0), *b = T(c, 1), *y = &c->g->tensors[c->n->outputs[0]];
+  if (a->dtype != LS_F32 || b->dtype != LS_F32) return fail(c, "MatMul is supported for f32");
+  int64_t ad[LS_MAX_RANK + 1], bd[LS_MAX_RANK + 1];
+  int ra = a->rank, rb = b->rank;
+  memcpy(ad, a->dims, sizeof a->dims);
+  memcpy(bd, b->dims, sizeof b->dims);
+  if (ra == 1) ad[1] = ad[0], ad[0] = 1, ra = 2;
+  if (rb == 1) bd[1] = 1, rb = 2;
+  const int64_t M = ad[ra - 2], K = ad[ra - 1], N = bd[rb - 1];
+  int64_t bat[LS_MAX_RANK];
+  int rbat;
+  cg_broadcast(ra - 2, ad, rb - 2, bd, &rbat, bat);
+  int64_t nb = 1;
+  for (int d = 0; d < rbat; d++) nb *= bat[d];
+  int64_t *ia = malloc(sizeof *ia * (size_t)nb), *ib = malloc(sizeof *ib * (size_t)nb);
+  if (!ia || !ib) return free(ia), free(ib), fail(c, "out of memory");
+  cg_broadcast_index(ra - 2, ad, rbat, bat, ia);
+  cg_broadcast_index(rb - 2, bd, rbat, bat, ib);
+  lo_epilogue ep;
+  epilogue_of(c->n, &ep);
+  int rc = 0;
+  for (int64_t i = 0; i < nb && !rc; i++) {
+    lo_mat X = {buf_of(c, tid(c, 0)), (uint64_t)(ia[i] * M * K) * 4, K * 4, 0};
+    lo_mat W = {buf_of(c, tid(c, 1)), (uint64_t)(ib[i] * K * N) * 4, N * 4, 0};
+    lo_mat Y = {buf_of(c, c->n->outputs[0]), (uint64_t)(i * M * N) * 4, N * 4, 0};
+    rc = lo_gemm(c->m, c->n->name, (uint32_t)M, (uint32_t)K, (uint32_t)N, X, W, NULL, Y, &ep, c->err, c->errlen);
+  }
+  (void)y;
+  free(ia), free(ib);
+  return rc;
+}
+
+/* Conv: Y_g[M_g][P] = W_g[M_g][K] A_g[K][P], with A_g the im2col rows of group g gathered
+ * from the input (a 1x1 convolution with stride 1 reads its input directly). */
+static int lower_conv(lctx *c) {
+  const cg_tensor *x = T(c, 0), *w = T(c, 1), *bias = T(c, 2), *y = &c->g->tensors[c->n->outputs[0]];
+  if (x->dtype != LS_F32 || !w->data) return fail(c, "Conv is supported for f32 with constant weights");
+  if (x->rank != 4) return fail(c, "Conv is supported for 2-D images (N, C, H, W)");
+  int64_t k[2], s[2], p[4], dl[2];
+  cg_window_params(c->n, 2, k, s, p, dl, x->dims, w->dims);
+  const int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], Wd = x->dims[3];
+  const int64_t G = cg_attr_int(c->n, "group", 1), M = w->dims[0], Mg = M / G, Cg = C / G;
+  const int64_t Ho = y->dims[2], Wo = y->dims[3], P = Ho * Wo, K = Cg * k[0] * k[1];
+  const int direct = k[0] == 1 && k[1] == 1 && s[0] == 1 && s[1] == 1 && p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0;
+  /* bias as a per-row splat: row m holds bias[m] in every lane */
+  float *bs = calloc((size_t)(M * L), sizeof *bs);
+  if (!bs) return fail(c, "out of memory");
+  if (bias)
+    for (int64_t m = 0; m < M; m++)
+      for (uint32_t l = 0; l < L; l++) memcpy(&bs[m * L + l], bias->data + (size_t)m * 4, 4);
+  char name[200];
+  snprintf(name, sizeof name, "%s.bias", c->n->name);
+  int bbuf = bias ? lo_buf_const(c->m, name, bs, (uint64_t)(M * L) * 4) : LO_NONE;
+  free(bs);
+  int tbl = LO_NONE;
+  int32_t *idx = NULL;
+  if (!direct) { /* one table serves every image and group: it indexes within Cg channels */
+    idx = malloc(sizeof *idx * (size_t)(K * P));
+    if (!idx) return fail(c, "out of memory");
+    for (int64_t ci = 0; ci < Cg; ci++)
+      for (int64_t ky = 0; ky < k[0]; ky++)
+        for (int64_t kx = 0; kx < k[1]; kx++) {
+          int64_t row = (ci * k[0] + ky) * k[1] + kx;
+          for (int64_t oy = 0; oy < Ho; oy++)
+            for (int64_t ox = 0; ox < Wo; ox++) {
+              int64_t iy = oy * s[0] - p[0] + ky * dl[0], ix = ox * s[1] - p[1] + kx * dl[1];
+              idx[row * P + oy * Wo + ox] = iy < 0 || iy >= H || ix < 0 || ix >= Wd ? -1 : (int32_t)((ci * H + iy) * Wd + ix);
+            }
+        }
+    (void)tbl;
+  }
+  lo_epilogue ep;
+  epilogue_of(c->n, &ep);
+  const int xb = buf_of(c, tid(c, 0)), yb = buf_of(c, c->n->outputs[0]), wb = buf_of(c, tid(c, 1));
+  snprintf(name, sizeof name, "%s.im2col", c->n->name);
+  int ab = direct ? LO_NONE : lo_buf_new(c->m, name, (uint64_t)(K * P) * 4);
+  int rc = 0;
+  for (int64_t n = 0; n < N && !rc; n++)
+    for (int64_t grp = 0; grp < G && !rc; grp++) {
+      uint64_t xoff = (uint64_t)((n * C + grp * Cg) * H * Wd) * 4;
+      lo_mat A = {xb, xoff, P * 4, 0};
+      if (!direct) {
+        rc = lo_gather_copy(c->m, c->n->name, ab, 0, xb, xoff, (uint64_t)(Cg * H * Wd), LS_F32, idx, (uint64_t)(K * P),
+                            c->err, c->errlen);
+        A = (lo_mat){ab, 0, P * 4, 0};
+      }
+      if (rc) break;
+      lo_mat Wm = {wb, (uint64_t)(grp * Mg * K) * 4, K * 4, 0};
+      lo_mat Y = {yb, (uint64_t)((n * M + grp * Mg) * P) * 4, P * 4, 0};
+      lo_mat acc = {bbuf, (uint64_t)(grp * Mg * L) * 4, (int64_t)L * 4, 0};
+      rc = lo_gemm(c->m, c->n->name, (uint32_t)Mg, (uint32_t)K, (uint32_t)P, Wm, A, bias ? &acc : NULL, Y, &ep, c->err,
+                   c->errlen);
+    }
+  free(idx);
+  return rc;
+}
+
+/* MaxPool / AveragePool: windows gathered into rows G[kh*kw][N*C*Ho*Wo], then reduced. */
+static int lower_pool(lctx *c) {
+  const cg_tensor *x = T(c, 0), *y = &c->g->tensors[c->n->outputs[0]];
+  if (x->rank != 4 || x->dtype != LS_F32) return fail(c, "pooling is supported for f32 2-D images");
+  if (c->n->n_outputs > 1 && c->n->outputs[1] != CG_NONE && cg_uses(c->g, c->n->outputs[1]))
+    return fail(c, "MaxPool's indices output is not supported");
+  int64_t k[2], s[2], p[4], dl[2];
+  if (cg_window_params(c->n, 2, k, s, p, dl, x->dims, NULL)) return fail(c, "bad pooling window");
+  const int is_max = !strcmp(c->n->op, "MaxPool");
+  const int64_t NC = x->dims[0] * x->dims[1], H = x->dims[2], Wd = x->dims[3], Ho = y->dims[2], Wo = y->dims[3];
+  const uint32_t R = (uint32_t)(k[0] * k[1]);
+  const uint64_t Q = (uint64_t)(NC * Ho * Wo), numel = (uint64_t)elems(x);
+  int32_t *idx = malloc(sizeof *idx * (size_t)(R * Q));
+  float *cnt = malloc(sizeof *cnt * (size_t)Q);
+  if (!idx || !cnt) return free(idx), free(cnt), fail(c, "out of memory");
+  int padded = 0, uneven = 0;
+  for (uint64_t q = 0; q < Q; q++) {
+    int64_t nc = (int64_t)q / (Ho * Wo), oy = (int64_t)q / Wo % Ho, ox = (int64_t)q % Wo;
+    int valid = 0;
+    for (int64_t ky = 0; ky < k[0]; ky++)
+      for (int64_t kx = 0; kx < k[1]; kx++) {
+        int64_t iy = oy * s[0] - p[0] + ky * dl[0], ix = ox * s[1] - p[1] + kx * dl[1];
+        int in = iy >= 0 && iy < H && ix >= 0 && ix < Wd;
+        /* outside: for max, an extra element holding -inf (index numel); for average, 0 */
+        idx[(uint64_t)(ky * k[1] + kx) * Q + q] = in ? (int32_t)((nc * H + iy) * Wd + ix) : is_max ? (int32_t)numel : -1;
+        valid += in;
+        padded |= !in;
+      }
+    cnt[q] = (float)valid;
+    if (valid != (int)R) uneven = 1;
+  }
+  int src = buf_of(c, tid(c, 0));
+  uint64_t src_elems = numel;
+  char name[200];
+  if (is_max && padded) { /* the input followed by one -inf */
+    snprintf(name, sizeof name, "%s.padded", c->n->name);
+    int ext = lo_buf_new(c->m, name, (numel + 1) * 4);
+    if (copy_tensor(c, tid(c, 0), ext)) return free(idx), free(cnt), -1;
+    float ninf[1] = {-INFINITY};
+    snprintf(name, sizeof name, "%s.ninf", c->n->name);
+    int nb = lo_buf_const(c->m, name, ninf, 4);
+    lo_group *g = lo_group_new(c->m, c->n->name);
+    lo_write(g, ext, numel * 4, 0, LS_F32, 1, lo_read(g, nb, 0, 1, 0, LS_F32, 1, 0));
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return free(idx), free(cnt), -1;
+    src = ext, src_elems = numel + 1;
+  }
+  snprintf(name, sizeof name, "%s.rows", c->n->name);
+  int gb = lo_buf_new(c->m, name, (uint64_t)R * Q * 4);
+  int rc = lo_gather_copy(c->m, c->n->name, gb, 0, src, 0, src_elems, LS_F32, idx, (uint64_t)R * Q, c->err, c->errlen);
+  free(idx);
+  if (rc) return free(cnt), rc;
+  const int count_pad = (int)cg_attr_int(c->n, "count_include_pad", 0);
+  if (!is_max && uneven && !count_pad) { /* divide by each window's own count */
+    snprintf(name, sizeof name, "%s.sum", c->n->name);
+    int sb = lo_buf_new(c->m, name, Q * 4);
+    red_job j = {gb, sb, R, Q, LS_OP_VSUM, 1.0, LS_F32};
+    if (lower_reduce_rows(c, &j)) return free(cnt), -1;
+    snprintf(name, sizeof name, "%s.count", c->n->name);
+    int cb = lo_buf_const(c->m, name, cnt, Q * 4);
+    free(cnt);
+    ew_job e = {0};
+    e.n_in = 2, e.op = LS_OP_DIV, e.t = e.out_t = LS_F32, e.tg = &c->m->t;
+    e.in[0] = (ew_operand){sb, 0, 0, LS_F32};
+    e.in[1] = (ew_operand){cb, 0, 0, LS_F32};
+    e.out_buf = buf_of(c, c->n->outputs[0]);
+    return lo_flat(c->m, c->n->name, Q, ew_range, &e, c->err, c->errlen);
+  }
+  free(cnt);
+  red_job j = {gb, buf_of(c, c->n->outputs[0]), R, Q, is_max ? LS_OP_VMAX : LS_OP_VSUM, is_max ? 1.0 : 1.0 / R, LS_F32};
+  return lower_reduce_rows(c, &j);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------ */
+
+static int lower_node(lctx *c) {
+  const char *op = c->n->op;
+#define IS(name) (strcmp(op, name) == 0)
+  static const struct {
+    const char *name;
+    ls_op op;
+  } unary[] = {{"Relu", LS_OP_RELU},   {"Sqrt", LS_OP_SQRT},     {"Erf", LS_OP_ERF},         {"Exp", LS_OP_EXP},
+               {"Log", LS_OP_LOG},     {"Tanh", LS_OP_TANH},     {"Sigmoid", LS_OP_SIGMOID}, {"Neg", LS_OP_NEG},
+               {"Abs", LS_OP_ABS},     {"Reciprocal", LS_OP_RECIP}, {"Floor", LS_OP_FLOOR},  {"Ceil", LS_OP_CEIL},
+               {"Round", LS_OP_ROUND}, {"Sin", LS_OP_SIN},       {"Cos", LS_OP_COS},         {"Not", LS_OP_NOT}},
+    binary[] = {{"Add", LS_OP_ADD}, {"Sub", LS_OP_SUB}, {"Mul", LS_OP_MUL}, {"Div", LS_OP_DIV}, {"Pow", LS_OP_POW},
+                {"Max", LS_OP_MAX}, {"Min", LS_OP_MIN}, {"Equal", LS_OP_EQ}, {"Less", LS_OP_LT},
+                {"LessOrEqual", LS_OP_LE}, {"And", LS_OP_AND}, {"Or", LS_OP_OR}, {"Xor", LS_OP_XOR}};
+  for (size_t i = 0; i < sizeof unary / sizeof *unary; i++)
+    if (IS(unary[i].name)) return lower_ew(c, unary[i].op, 1, 0);
+  for (size_t i = 0; i < sizeof binary / sizeof *binary; i++)
+    if (IS(binary[i].name)) {
+      if ((IS("Max") || IS("Min")) && c->n->n_inputs != 2) return fail(c, "Max/Min of other than two inputs is not supported yet");
+      if (IS("Pow") && T(c, 1)->dtype != T(c, 0)->dtype) return fail(c, "Pow with mixed types is not supported yet");
+      return lower_ew(c, binary[i].op, 2, 0);
+    }
+  if (IS("Greater")) return lower_ew(c, LS_OP_LT, 2, 1);
+  if (IS("GreaterOrEqual")) return lower_ew(c, LS_OP_LE, 2, 1);
+  if (IS("Where")) return lower_ew(c, LS_OP_SEL, 3, 0);
+  if (IS("Mod")) {
+    if (cg_attr_int(c->n, "fmod", 0)) return fail(c, "Mod with fmod=1 is not supported yet");
+    return lower_ew(c, LS_OP_MOD, 2, 0);
+  }
+  if (IS("Cast")) return lower_ew(c, LS_OP_CVT, 1, 0);
+  if (IS("Clip")) {
+    double lo = -INFINITY, hi = INFINITY;
+    for (int k = 1; k <= 2; k++) {
+      const cg_tensor *b = T(c, k);
+      if (!b) continue;
+      if (!b->data) return fail(c, "Clip's bounds must be constants");
+      double v = ls_dtype_class(b->dtype) == 'F' ? (double)((const float *)b->data)[0] : (double)cg_const_int(b, 0);
+      if (k == 1) lo = v;
+      else hi = v;
+    }
+    if (c->g->opset < 11) lo = cg_attr_float(c->n, "min", -INFINITY), hi = cg_attr_float(c->n, "max", INFINITY);
+    ls_op ops[2];
+    double imms[2];
+    int n = 0;
+    if (lo > -INFINITY) ops[n] = LS_OP_MAXS, imms[n++] = lo;
+    if (hi < INFINITY) ops[n] = LS_OP_MINS, imms[n++] = hi;
+    return lower_imm(c, n, ops, imms, LS_OP_COUNT);
+  }
+  if (IS("LeakyRelu")) { /* max(x, 0) + alpha * min(x, 0), as immediates on one stream */
+    const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
+    double a = cg_attr_float(c->n, "alpha", 0.01f);
+    (void)y;
+    if (a >= 0 && a <= 1) {
+      /* max(x, a*x): two reads of x */
+      ew_job j = {0};
+      j.n_in = 2, j.op = LS_OP_MAX, j.t = j.out_t = LS_F32, j.tg = &c->m->t;
+      if (operand(c, 0, &c->g->tensors[c->n->outputs[0]], &j.in[0])) return -1;
+      j.in[1] = j.in[0];
+      j.out_buf = buf_of(c, c->n->outputs[0]);
+      (void)j;
+    }
+    return fail(c, "LeakyRelu is not supported yet");
+  }
+  if (IS("Gemm")) return lower_gemm(c);
+  if (IS("MatMul")) return lower_matmul(c);
+  if (IS("Conv")) return lower_conv(c);
+  if (IS("MaxPool") || IS("AveragePool")) return lower_pool(c);
+  if (IS("GlobalAveragePool") || IS("GlobalMaxPool") || IS("ReduceMean") || IS("ReduceSum") || IS("ReduceMax") ||
+      IS("ReduceMin"))
+    return lower_reduce(c);
+  if (IS("Softmax")) return lower_softmax(c);
+  if (IS("Transpose") || IS("Slice")) return lower_index(c);
+  if (IS("Gather")) {
+    if (!T(c, 1)->data) return fail(c, "Gather with indices computed at run time is not supported yet");
+    return lower_index(c);
+  }
+  if (IS("Reshape") || IS("Flatten") || IS("Squeeze") || IS("Unsqueeze") || IS("Identity") || IS("Dropout")) {
+    /* the same bytes: share the buffer */
+    c->buf[c->n->outputs[0]] = buf_of(c, tid(c, 0));
+    return 0;
+  }
+  return fail(c, "has no lowering yet");
+#undef IS
+}
+
+int cg_lower(cg_graph *g, lo_module *m, char *const *output_names, char *err, size_t errlen) {
+  lctx c = {g, m, malloc(sizeof(int) * (size_t)g->n_tensors), malloc(sizeof(int) * (size_t)g->n_tensors), NULL, err, errlen};
+  if (!c.buf || !c.splat) {
+    free(c.buf), free(c.splat);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < g->n_tensors; i++) c.buf[i] = c.splat[i] = LO_NONE;
+  /* graph inputs, and a buffer of its own for every graph output */
+  for (int i = 0; i < g->n_inputs; i++) {
+    const cg_tensor *t = &g->tensors[g->inputs[i]];
+    lo_io(m, buf_of(&c, g->inputs[i]), t->name, 0, t->dtype, t->rank, t->dims);
+  }
+  int *out_buf = malloc(sizeof(int) * (size_t)(g->n_outputs ? g->n_outputs : 1));
+  if (!out_buf) {
+    free(c.buf), free(c.splat);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < g->n_outputs; i++) {
+    int t = g->outputs[i];
+    const cg_tensor *x = &g->tensors[t];
+    int producer_is_alias = x->producer != CG_NONE && !cg_is_dead(&g->nodes[x->producer]) &&
+                            (!strcmp(g->nodes[x->producer].op, "Reshape") || !strcmp(g->nodes[x->producer].op, "Flatten") ||
+                             !strcmp(g->nodes[x->producer].op, "Squeeze") || !strcmp(g->nodes[x->producer].op, "Unsqueeze") ||
+                             !strcmp(g->nodes[x->producer].op, "Identity") || !strcmp(g->nodes[x->producer].op, "Dropout"));
+    int copied = x->data || x->is_input || x->producer == CG_NONE || producer_is_alias;
+    for (int j = 0; j < i; j++) copied |= g->outputs[j] == t; /* the same tensor twice */
+    out_buf[i] = copied ? lo_buf_new(m, x->name, cg_tensor_bytes(x)) : buf_of(&c, t);
+  }
+  int rc = 0;
+  for (int i = 0; i < g->n_nodes && !rc; i++) {
+    c.n = &g->nodes[i];
+    if (cg_is_dead(c.n)) continue;
+    rc = lower_node(&c);
+  }
+  for (int i = 0; i < g->n_outputs && !rc; i++) {
+    int t = g->outputs[i];
+    const cg_tensor *x = &g->tensors[t];
+    if (out_buf[i] != buf_of(&c, t)) {
+      c.n = NULL;
+      rc = copy_tensor(&c, t, out_buf[i]);
+    }
+    if (!rc) lo_io(m, out_buf[i], output_names ? output_names[i] : x->name, 1, x->dtype, x->rank, x->dims);
+  }
+  free(out_buf);
+  free(c.buf);
+  free(c.splat);
+  return rc;
+}
