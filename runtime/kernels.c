@@ -6,6 +6,7 @@
  * a*b+c rounds twice unless an instruction says otherwise (MAC uses fma); reductions run in
  * the order the ISA defines; integer arithmetic wraps through unsigned types (signed
  * overflow is undefined in C); f16/bf16 compute in f32 and round to nearest even. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -20,7 +21,13 @@
 
 static inline const uint8_t *vec_in(const k_src *s, uint32_t i) { return s->p + (int64_t)i * s->stride; }
 
-/* ---- float scalar semantics (shared by f32, f64 and the half types via f32) --------------- */
+/* ---- float scalar semantics (shared by f32, f64 and the half types via f32) ---------------
+ * Denormals-are-zero is a property of the FPU's arithmetic; instructions that only negate,
+ * take absolute values or compare and select would pass a subnormal input through, or not,
+ * depending on how the compiler translated them. They flush it here explicitly, so every
+ * f32/f64 instruction reads subnormal inputs as zero in every build. */
+static inline float daz_f(float x) { return fabsf(x) < FLT_MIN ? copysignf(0.0f, x) : x; }
+static inline double daz_(double x) { return fabs(x) < DBL_MIN ? copysign(0.0, x) : x; }
 #define FMIN(x, y) ((x) != (x) ? (x) : (y) != (y) ? (y) : (x) < (y) ? (x) : (y))
 #define FMAX(x, y) ((x) != (x) ? (x) : (y) != (y) ? (y) : (x) > (y) ? (x) : (y))
 
@@ -28,9 +35,9 @@ static inline const uint8_t *vec_in(const k_src *s, uint32_t i) { return s->p + 
   static void ew_##SFX(ls_op op, T *d, const T *a, const T *b, const T *cc, size_t n, T imm) {     \
     size_t k;                                                                                    \
     switch (op) {                                                                                \
-    case LS_OP_NEG: for (k = 0; k < n; k++) d[k] = -a[k]; break;                                  \
-    case LS_OP_ABS: for (k = 0; k < n; k++) d[k] = fabs##SFX(a[k]); break;                        \
-    case LS_OP_RELU: for (k = 0; k < n; k++) d[k] = a[k] < 0 ? (T)0 : a[k]; break;                \
+    case LS_OP_NEG: for (k = 0; k < n; k++) d[k] = -daz_##SFX(a[k]); break;                       \
+    case LS_OP_ABS: for (k = 0; k < n; k++) d[k] = fabs##SFX(daz_##SFX(a[k])); break;             \
+    case LS_OP_RELU: for (k = 0; k < n; k++) d[k] = a[k] < 0 ? (T)0 : daz_##SFX(a[k]); break;     \
     case LS_OP_FLOOR: for (k = 0; k < n; k++) d[k] = floor##SFX(a[k]); break;                     \
     case LS_OP_CEIL: for (k = 0; k < n; k++) d[k] = ceil##SFX(a[k]); break;                       \
     case LS_OP_ROUND: for (k = 0; k < n; k++) d[k] = nearbyint##SFX(a[k]); break;                \
@@ -49,20 +56,20 @@ static inline const uint8_t *vec_in(const k_src *s, uint32_t i) { return s->p + 
     case LS_OP_MUL: for (k = 0; k < n; k++) d[k] = a[k] * b[k]; break;                            \
     case LS_OP_DIV: for (k = 0; k < n; k++) d[k] = a[k] / b[k]; break;                            \
     case LS_OP_MOD:                                                                              \
-      for (k = 0; k < n; k++) {                                                                  \
+      for (k = 0; k < n; k++) { /* a zero result takes the sign of b, as a - b*floor(a/b) */    \
         T r = fmod##SFX(a[k], b[k]);                                                              \
         if (r != 0 && ((r < 0) != (b[k] < 0))) r += b[k];                                         \
-        d[k] = r;                                                                                \
+        d[k] = r == 0 ? copysign##SFX((T)0, b[k]) : r;                                            \
       }                                                                                          \
       break;                                                                                     \
-    case LS_OP_MIN: for (k = 0; k < n; k++) d[k] = FMIN(a[k], b[k]); break;                       \
-    case LS_OP_MAX: for (k = 0; k < n; k++) d[k] = FMAX(a[k], b[k]); break;                       \
+    case LS_OP_MIN: for (k = 0; k < n; k++) d[k] = FMIN(daz_##SFX(a[k]), daz_##SFX(b[k])); break; \
+    case LS_OP_MAX: for (k = 0; k < n; k++) d[k] = FMAX(daz_##SFX(a[k]), daz_##SFX(b[k])); break; \
     case LS_OP_POW: for (k = 0; k < n; k++) d[k] = pow##SFX(a[k], b[k]); break;                   \
     case LS_OP_MAC: for (k = 0; k < n; k++) d[k] = fma##SFX(a[k], b[k], cc[k]); break;            \
     case LS_OP_ADDS: for (k = 0; k < n; k++) d[k] = a[k] + imm; break;                            \
     case LS_OP_MULS: for (k = 0; k < n; k++) d[k] = a[k] * imm; break;                            \
-    case LS_OP_MINS: for (k = 0; k < n; k++) d[k] = FMIN(a[k], imm); break;                       \
-    case LS_OP_MAXS: for (k = 0; k < n; k++) d[k] = FMAX(a[k], imm); break;                       \
+    case LS_OP_MINS: for (k = 0; k < n; k++) d[k] = FMIN(daz_##SFX(a[k]), imm); break;            \
+    case LS_OP_MAXS: for (k = 0; k < n; k++) d[k] = FMAX(daz_##SFX(a[k]), imm); break;            \
     default: break;                                                                              \
     }                                                                                            \
   }
@@ -339,10 +346,11 @@ static void lane_reduce(const k_ctx *c, const ls_insn *in, const k_src *a, uint8
 
 static void vec_reduce(const k_ctx *c, const ls_insn *in, const k_src *a, uint8_t *out) {
   ls_dtype t = (ls_dtype)in->t0;
-  size_t sz = ls_dtype_size(t), vb = (size_t)L * sz;
+  size_t sz = ls_dtype_size(t);
   if (t == LS_F32 && in->op == LS_OP_VSUM) { /* the common case, vectorised over lanes */
     float *d = (float *)out;
-    memcpy(d, vec_in(a, 0), vb);
+    const float *x0 = (const float *)vec_in(a, 0);
+    for (uint32_t l = 0; l < L; l++) d[l] = daz_f(x0[l]);
     for (uint32_t i = 1; i < in->n; i++) {
       const float *x = (const float *)vec_in(a, i);
       for (uint32_t l = 0; l < L; l++) d[l] = d[l] + x[l];
@@ -373,8 +381,10 @@ static void lane_move(const k_ctx *c, const ls_insn *in, const k_src *a, uint8_t
     for (uint32_t l = 0; l < L; l++) {
       int64_t from;
       switch (in->op) {
-      case LS_OP_SHIFT: from = (int64_t)l - in->imm; break;
-      case LS_OP_ROTATE: from = (((int64_t)l - in->imm) % (int64_t)L + (int64_t)L) % (int64_t)L; break;
+      case LS_OP_SHIFT: /* |k| >= L shifts everything out; otherwise no overflow is possible */
+        from = in->imm >= (int64_t)L || in->imm <= -(int64_t)L ? -1 : (int64_t)l - in->imm;
+        break;
+      case LS_OP_ROTATE: from = ((int64_t)l - in->imm % (int64_t)L + 2 * (int64_t)L) % (int64_t)L; break;
       case LS_OP_DIST: from = in->imm; break;
       default: from = map[l]; break;
       }
@@ -549,7 +559,10 @@ void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, 
       for (uint32_t i = v0; i < v1; i++) {
         const uint8_t *x = vec_in(&src[0], i);
         uint8_t *d = out + i * vb1;
-        if (t == LS_F32 && t1 == LS_F32) memcpy(d, x, vb);
+        if (t == LS_F32 && t1 == LS_F32)
+          for (uint32_t l = 0; l < L; l++) ((float *)d)[l] = daz_f(((const float *)x)[l]);
+        else if (t == LS_F64 && t1 == LS_F64)
+          for (uint32_t l = 0; l < L; l++) ((double *)d)[l] = daz_(((const double *)x)[l]);
         else
           for (uint32_t l = 0; l < L; l++) store_elem(d + l * sz1, t1, load_elem(x + l * sz, t));
       }
