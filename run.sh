@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# run.sh - set everything up and run the main job: build Lockstep, then assemble and run
-# an example program, printing its cycle count (known before the run), the predicted time
-# at the target's clock and the time measured on this host.
+# run.sh - set everything up and run the main job: install what is missing, build Lockstep,
+# export ResNet-18 from PyTorch (seeded weights), compile it to a static schedule and run
+# it, printing the cycle count (known before the run), the predicted time at the target's
+# clock and the latency measured on this host, and comparing the output with PyTorch's.
 set -euo pipefail
 cd "$(dirname "$0")"
+model=${1:-resnet18}
 scripts/deps.sh
 scripts/build.sh build
-example=${1:-examples/matmul_bias_relu.lsa}
-./build/tools/lockstep asm "$example" -o build/example.lsp
-./build/tools/lockstep run build/example.lsp --fill random --runs 1000
+mkdir -p generated/models
+[ -f "generated/models/$model.onnx" ] || /usr/bin/python3 examples/export_models.py generated/models --only "$model"
+./build/tools/lockstep compile "generated/models/$model.onnx" -o "generated/$model.lsp"
+./build/tools/lockstep run "generated/$model.lsp" --input "generated/models/${model}_input.npy" \
+  -o "generated/${model}_output.npy" --runs 20
+/usr/bin/python3 -c "
+import numpy as np
+y, ref = np.load('generated/${model}_output.npy'), np.load('generated/models/${model}_output.npy')
+print('pytorch:   max difference %.3g relative to the largest output' % (abs(y - ref).max() / abs(ref).max()))"

@@ -13,6 +13,7 @@ and for digits also
     OUTDIR/digits_test_y.npy           int64   [N]        their labels
     OUTDIR/digits_torch_pred.npy       int64   [N]        PyTorch's predicted labels
     OUTDIR/digits_torch_accuracy.txt   PyTorch's test accuracy (one number)
+    OUTDIR/digits_batch.onnx           the same network taking all N test images at once
 and OUTDIR/manifest.json: per model its files, shapes, node count, op counts, size, and
 max|y - y(float64)| (how far float32 rounding alone moves PyTorch's output: a guide for
 tolerances). With --only, the entries for the other models already there are kept.
@@ -236,6 +237,12 @@ def build_digits(seed, outdir):
           % (len(x_tr), len(x_te), epochs, train_s, acc, int((pred == y_te).sum()), len(y_te)))
     if acc < 0.95:
         raise SystemExit("digits: test accuracy %.4f is below 0.95" % acc)
+    # The same network over the whole test set at once, so that a runtime can classify
+    # every test image in one run and its accuracy can be set beside PyTorch's.
+    torch.onnx.export(
+        model, (torch.from_numpy(x_te),), os.path.join(outdir, "digits_batch.onnx"),
+        export_params=True, opset_version=OPSET, do_constant_folding=True,
+        training=torch.onnx.TrainingMode.EVAL, input_names=["input"], output_names=["output"])
     extra = {"test_images": int(len(y_te)), "torch_test_accuracy": acc}
     return model, torch.from_numpy(x_te[:1].copy()), extra
 
