@@ -114,9 +114,15 @@ int cg_compile_file(const char *path, const cg_options *o, ls_prog *out, cg_repo
   LAP(2);
   if (cg_lower(&g, &m, out_names, err, errlen)) goto out;
   LAP(3);
-  if (lo_schedule(&m, err, errlen)) goto out;
+  if (lo_schedule(&m, msg, sizeof msg)) {
+    snprintf(err, errlen, "%s: %s", path, msg);
+    goto out;
+  }
   LAP(4);
-  if (lo_plan_memory(&m, err, errlen)) goto out;
+  if (lo_plan_memory(&m, msg, sizeof msg)) {
+    snprintf(err, errlen, "%s: %s", path, msg);
+    goto out;
+  }
   LAP(5);
   if (lo_emit(&m, out, err, errlen)) goto out;
   LAP(6);
