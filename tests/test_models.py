@@ -236,6 +236,79 @@ def operator_checks(tool, work):
                                                   pads=[1, 1, 1, 1])], {"x": x}, avg)
 
 
+def compiler_checks(tool, work):
+    """--bind, the passes that remove nodes, a dilated convolution, and --emit-asm."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    vi = helper.make_tensor_value_info
+    rng = np.random.default_rng(11)
+    # --bind: a shape that is an input, fixed at compile time
+    g = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["r"]), helper.make_node("Relu", ["r"], ["y"])],
+                          "bind", [vi("x", TensorProto.FLOAT, [2, 6]), vi("shape", TensorProto.INT64, [2])],
+                          [vi("y", TensorProto.FLOAT, None)])
+    path = os.path.join(work, "bind.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = rng.standard_normal((2, 6)).astype(np.float32)
+    np.save(os.path.join(work, "bind_x.npy"), x)
+    np.save(os.path.join(work, "bind_shape.npy"), np.array([3, 4], np.int64))
+    out = os.path.join(work, "bind_y.npy")
+    r = run([tool, "run", path, "--bind", "shape=" + os.path.join(work, "bind_shape.npy"), "--input",
+             "x=" + os.path.join(work, "bind_x.npy"), "-o", out])
+    ok = r.returncode == 0 and np.array_equal(np.load(out), np.maximum(x.reshape(3, 4), 0))
+    check(ok, "--bind fixes a shape input at compile time", r.stderr.strip())
+    r = run([tool, "compile", path])
+    check(r.returncode != 0 and "input shape" in r.stderr and "must be a constant" in r.stderr,
+          "without --bind, a shape input is an error that names it", r.stderr.strip())
+
+    # Identity and Dropout are removed, Relu fused: one operator left to lower
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    g = helper.make_graph([helper.make_node("Identity", ["x"], ["i"]), helper.make_node("Dropout", ["i"], ["d"]),
+                           helper.make_node("MatMul", ["d", "w"], ["m"]), helper.make_node("Relu", ["m"], ["y"])],
+                          "simplify", [vi("x", TensorProto.FLOAT, [2, 4])], [vi("y", TensorProto.FLOAT, [2, 3])],
+                          [numpy_helper.from_array(w, "w")])
+    path = os.path.join(work, "simplify.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    r = run([tool, "compile", path])
+    check(r.returncode == 0 and "(4 nodes; 1 to lower" in r.stdout and "operators:    MatMul 1" in r.stdout,
+          "Identity and Dropout dropped, Relu fused into MatMul", r.stdout.strip().splitlines()[0] if r.stdout else r.stderr)
+    xs = rng.standard_normal((2, 4)).astype(np.float32)
+    np.save(os.path.join(work, "simplify_x.npy"), xs)
+    out = os.path.join(work, "simplify_y.npy")
+    r = run([tool, "run", path, "--input", os.path.join(work, "simplify_x.npy"), "-o", out])
+    want = np.maximum(xs.astype(np.float64) @ w, 0)
+    check(r.returncode == 0 and np.max(np.abs(np.load(out) - want)) < 1e-5, "... and computes the same", r.stderr.strip())
+
+    # a dilated, strided, grouped convolution against a direct loop
+    x = rng.standard_normal((1, 4, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((6, 2, 3, 3)).astype(np.float32)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (2, 2), (2, 2)))
+    want = np.zeros((1, 6, 5, 5))
+    for o in range(6):
+        grp = o // 3
+        for i in range(5):
+            for j in range(5):
+                win = xp[0, 2 * grp:2 * grp + 2, 2 * i:2 * i + 5:2, 2 * j:2 * j + 5:2]
+                want[0, o, i, j] = np.sum(win * w[o])
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], dilations=[2, 2], strides=[2, 2], pads=[2, 2, 2, 2],
+                                            group=2)], "dil", [vi("x", TensorProto.FLOAT, [1, 4, 9, 9])],
+                          [vi("y", TensorProto.FLOAT, [1, 6, 5, 5])], [numpy_helper.from_array(w, "w")])
+    path = os.path.join(work, "dilated.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    np.save(os.path.join(work, "dilated_x.npy"), x)
+    out = os.path.join(work, "dilated_y.npy")
+    r = run([tool, "run", path, "--input", os.path.join(work, "dilated_x.npy"), "-o", out])
+    err = np.max(np.abs(np.load(out) - want)) / np.max(np.abs(want)) if r.returncode == 0 else 1
+    check(err < 1e-5, "a dilated, strided, grouped convolution", "max error %.3g relative %s" % (err, r.stderr.strip()))
+
+    # --emit-asm: the assembly text of a compiled model assembles to the identical program
+    lsp, lsa, again = (os.path.join(work, "cnn_emit" + e) for e in (".lsp", ".lsa", "_again.lsp"))
+    r = run([tool, "compile", os.path.join(work, "cnn.onnx"), "-o", lsp, "--emit-asm", lsa])
+    r2 = run([tool, "asm", lsa, "-o", again]) if r.returncode == 0 else r
+    same = r2.returncode == 0 and open(lsp, "rb").read() == open(again, "rb").read()
+    check(same, "--emit-asm writes text that assembles to the identical program", (r.stderr + r2.stderr).strip())
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
@@ -246,6 +319,7 @@ def main():
         model_checks(tool, work, name, tol)
     digits_accuracy(tool, work)
     operator_checks(tool, work)
+    compiler_checks(tool, work)
     error_checks(tool, work)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
