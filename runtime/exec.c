@@ -35,13 +35,34 @@ static k_src source(const ls_program *p, uint8_t *arena, const rt_inst *x, int k
   return s;
 }
 
+/* One instance's vectors [v0, v1), with the fast mode's plan applied. */
+static void fast_range(const ls_program *p, uint8_t *arena, const k_ctx *c, const rt_inst *x, const k_src src[3],
+                       uint32_t v0, uint32_t v1) {
+  if (x->direct != RT_NONE) {
+    const rt_inst *w = &p->inst[x->direct];
+    uint8_t *dst = arena + p->sram_off + w->in.addr;
+    if (x->in.op == LS_OP_MM) {
+      k_dst d = {dst, w->in.stride, w->in.aux ? w->in.aux : c->t->lanes, x->n_epi, {NULL, NULL, NULL, NULL}};
+      for (int e = 0; e < x->n_epi; e++) d.ops[e] = &p->inst[x->epi[e]].in;
+      k_mm_to(c, &x->in, src, &d, v0, v1);
+    } else {
+      k_run(c, &x->in, src, dst, v0, v1); /* contiguous: the kernel's own layout */
+    }
+    return;
+  }
+  if (x->in.op == LS_OP_LW && x->plane_ptr) {
+    k_lw_in_place(c, &x->in, &src[0]);
+    return;
+  }
+  k_run(c, &x->in, src, x->outs ? arena + p->slot_off + x->slot : NULL, v0, v1);
+}
+
 static void run_fast(const ls_program *p, uint8_t *arena, int threads) {
   const k_ctx c = {&p->prog.target, arena + p->sram_off, arena + p->plane_off, p->plane_stride};
   for (uint32_t i = 0; i < p->n_inst; i++) {
     const rt_inst *x = &p->inst[i];
-    if (x->alias || ls_ops[x->in.op].unit == LS_UNIT_ICU) continue;
+    if (x->alias || x->skip || ls_ops[x->in.op].unit == LS_UNIT_ICU) continue;
     const k_src src[3] = {source(p, arena, x, 0, 1), source(p, arena, x, 1, 1), source(p, arena, x, 2, 1)};
-    uint8_t *out = x->outs ? arena + p->slot_off + x->slot : NULL;
     const uint32_t n = x->in.n;
 #if LS_HAVE_OPENMP
     if (threads > 1 && n > 1 && k_splittable((ls_op)x->in.op) && k_work(c.t, &x->in) >= PAR_MIN_WORK) {
@@ -56,7 +77,7 @@ static void run_fast(const ls_program *p, uint8_t *arena, int threads) {
           const uint64_t t = (uint64_t)omp_get_thread_num(), T = (uint64_t)omp_get_num_threads();
           uint64_t v0 = G * t / T * grain, v1 = G * (t + 1) / T * grain;
           if (v1 > n) v1 = n;
-          if (v0 < v1) k_run(&c, &x->in, src, out, (uint32_t)v0, (uint32_t)v1);
+          if (v0 < v1) fast_range(p, arena, &c, x, src, (uint32_t)v0, (uint32_t)v1);
           fp_leave(&fs);
         }
         continue;
@@ -65,7 +86,7 @@ static void run_fast(const ls_program *p, uint8_t *arena, int threads) {
 #else
     (void)threads;
 #endif
-    k_run(&c, &x->in, src, out, 0, n);
+    fast_range(p, arena, &c, x, src, 0, n);
   }
 }
 

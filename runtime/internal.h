@@ -25,7 +25,19 @@ typedef struct rt_inst {
   uint32_t last_use;   /* position of the last instance consuming our output */
   uint64_t out_delay;  /* output j arrives at in.cycle + out_delay + j */
   uint64_t slot;       /* output buffer: byte offset in the stream-slot region */
-  uint8_t alias;       /* fast mode: a READ whose consumers read SRAM in place */
+  /* fast mode's plan (verify.c: plan_fast); checked mode ignores all of it */
+  uint8_t alias;       /* a READ whose consumers read SRAM in place */
+  uint8_t skip;        /* absorbed into another instance: not run */
+  uint8_t plane_ptr;   /* an LW that records where its rows are instead of copying them */
+  uint8_t n_epi;       /* MM: immediates applied on the way to memory (absorbed VXM ops) */
+  uint32_t direct;     /* the WRITE this instance writes through to, or RT_NONE */
+  uint32_t epi[4];     /* MM: the absorbed VXM instances, in order */
+  uint32_t n_cons;     /* instances reading our output */
+  uint32_t cons0;      /* the first of them */
+  uint32_t plane_lw;   /* MM: the LW whose rows it multiplies with */
+  uint32_t plane_end;  /* LW: the last MM using its rows */
+  uint32_t plane_cols; /* LW: the most columns any of those MMs uses */
+  uint32_t alias_end;  /* an aliased READ: the last instance that reads its bytes in place */
 } rt_inst;
 
 struct ls_program {
@@ -56,6 +68,15 @@ typedef struct k_src {
   const uint8_t *p; /* vector i at p + i*stride */
   int64_t stride;
 } k_src;
+/* Where an MM writes in fast mode when it writes straight to memory: row i at p + i*stride,
+ * the first `lanes` lanes, after the immediates ops[0..n) */
+typedef struct k_dst {
+  uint8_t *p;
+  int64_t stride;
+  uint32_t lanes;
+  int n;
+  const ls_insn *ops[4];
+} k_dst;
 typedef struct k_ctx {
   const ls_target *t;
   uint8_t *sram;
@@ -66,6 +87,10 @@ typedef struct k_ctx {
  * output type, contiguous). Instructions for which k_splittable() is 0 take [0, n) whole. */
 void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1);
 int k_splittable(ls_op op);
+/* Fast mode's MM into memory (see k_dst), rows [v0, v1). */
+void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst *d, uint32_t v0, uint32_t v1);
+/* An LW that only records where its rows are (fast mode, rows that stay put). */
+void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src);
 /* Split points must be multiples of this many vectors for the bits not to change: 1 for
  * elementwise work; MM's row block (a fixed function of n, never of the thread count). */
 uint32_t k_grain(const ls_target *t, const ls_insn *in);

@@ -410,14 +410,25 @@ static int64_t idx_at(const k_src *s, uint32_t i, uint32_t l) {
   return v;
 }
 
-/* ---- MXM ----------------------------------------------------------------------------------- */
-static uint32_t plane_rows(const k_ctx *c, uint32_t plane) {
-  uint32_t rows;
-  memcpy(&rows, c->planes + plane * c->plane_stride, 4);
-  return rows;
+/* ---- MXM -----------------------------------------------------------------------------------
+ * A plane: a 64-byte header (u32 rows; u32 mode: 0 rows copied after the header, 1 rows in
+ * place; then for mode 1 the row pointer and the row stride in elements), then L x L f32. */
+typedef struct plane_hdr {
+  uint32_t rows, mode;
+  const float *w;
+  uint64_t ld;
+} plane_hdr;
+
+static plane_hdr plane_of(const k_ctx *c, uint32_t plane) {
+  plane_hdr h;
+  memcpy(&h, c->planes + plane * c->plane_stride, sizeof h);
+  if (h.mode == 0) h.w = (const float *)(c->planes + plane * c->plane_stride + 64), h.ld = L;
+  return h;
 }
-static float *plane_w(const k_ctx *c, uint32_t plane) {
-  return (float *)(c->planes + plane * c->plane_stride + 64);
+
+void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src) {
+  plane_hdr h = {in->n, 1, (const float *)src->p, (uint64_t)src->stride / 4};
+  memcpy(c->planes + in->aux * c->plane_stride, &h, sizeof h);
 }
 
 /* MM computes its rows in blocks of mm_block(n) rows, each block one GEMM call: a GEMM's
@@ -431,37 +442,40 @@ static uint32_t mm_block(uint32_t n) {
   return (rows + 15) / 16 * 16;
 }
 
-static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1) {
-  const uint32_t K = plane_rows(c, in->aux), N = in->imm ? (uint32_t)in->imm : L;
-  const float *W = plane_w(c, in->aux);
+/* Rows [v0, v1) of one block into C (row i at C + i*ldc floats): C := acc (or 0) for the first
+ * N lanes, then += x W; lanes [N, zero_to) := 0. */
+static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], float *C, uint64_t ldc,
+                          uint32_t zero_to, uint32_t v0, uint32_t v1) {
+  const plane_hdr h = plane_of(c, in->aux);
+  const uint32_t K = h.rows, N = in->imm ? (uint32_t)in->imm : L;
   const int has_acc = in->b != LS_NO_STREAM;
-  float *C = (float *)out + (size_t)v0 * L;
   const uint32_t M = v1 - v0;
   if (M == 0) return;
+  C += (size_t)v0 * ldc;
   for (uint32_t i = 0; i < M; i++) { /* C := acc, so the product adds to it */
-    float *row = C + (size_t)i * L;
+    float *row = C + (size_t)i * ldc;
     if (has_acc) memcpy(row, vec_in(&src[1], v0 + i), (size_t)N * 4);
     else memset(row, 0, (size_t)N * 4);
-    memset(row + N, 0, (size_t)(L - N) * 4);
+    if (zero_to > N) memset(row + N, 0, (size_t)(zero_to - N) * 4);
   }
 #if LS_HAVE_OPENBLAS
   const int64_t lda = src[0].stride / 4;
   if (src[0].stride > 0 && src[0].stride % 4 == 0 && lda >= (int64_t)K && lda <= INT32_MAX) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
-                (const float *)vec_in(&src[0], v0), (int)lda, W, (int)L, 1.0f, C, (int)L);
+                (const float *)vec_in(&src[0], v0), (int)lda, h.w, (int)h.ld, 1.0f, C, (int)ldc);
     return;
   }
 #endif
   /* reference order: each output sums its products in k order, then adds to acc */
   for (uint32_t i = 0; i < M; i++) {
     const float *x = (const float *)vec_in(&src[0], v0 + i);
-    float *row = C + (size_t)i * L;
+    float *row = C + (size_t)i * ldc;
     float sum[256];
     for (uint32_t j0 = 0; j0 < N; j0 += 256) {
       uint32_t nj = N - j0 < 256 ? N - j0 : 256;
       memset(sum, 0, sizeof sum);
       for (uint32_t k = 0; k < K; k++) {
-        const float xk = x[k], *w = W + (size_t)k * L + j0;
+        const float xk = x[k], *w = h.w + (size_t)k * h.ld + j0;
         for (uint32_t j = 0; j < nj; j++) sum[j] += xk * w[j];
       }
       for (uint32_t j = 0; j < nj; j++) row[j0 + j] += sum[j];
@@ -471,7 +485,21 @@ static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3],
 
 static void mm_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1) {
   const uint32_t b = mm_block(in->n);
-  for (uint32_t r = v0; r < v1; r += b) mm_block_rows(c, in, src, out, r, r + b < v1 ? r + b : v1);
+  for (uint32_t r = v0; r < v1; r += b) mm_block_rows(c, in, src, (float *)out, L, L, r, r + b < v1 ? r + b : v1);
+}
+
+/* the planner guarantees d->lanes >= the MM's columns: the GEMM has the same shape as in
+ * checked mode, so the same rounding */
+void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst *d, uint32_t v0, uint32_t v1) {
+  const uint32_t b = mm_block(in->n);
+  float *C = (float *)d->p;
+  const uint64_t ldc = (uint64_t)d->stride / 4;
+  for (uint32_t r = v0; r < v1; r += b) mm_block_rows(c, in, src, C, ldc, d->lanes, r, r + b < v1 ? r + b : v1);
+  for (int e = 0; e < d->n; e++)
+    for (uint32_t i = v0; i < v1; i++) {
+      float *row = C + (size_t)i * ldc;
+      ew_any((ls_op)d->ops[e]->op, LS_F32, (uint8_t *)row, (const uint8_t *)row, NULL, NULL, d->lanes, d->ops[e]->imm);
+    }
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
@@ -530,6 +558,19 @@ void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, 
     return;
   }
   case LS_FMT_GATHER:
+    if (sz == 4) { /* the common case, without per-element calls */
+      const uint32_t *tab = (const uint32_t *)(c->sram + in->addr);
+      const uint32_t size = in->aux;
+      for (uint32_t i = v0; i < v1; i++) {
+        const int32_t *ix = (const int32_t *)vec_in(&src[0], i);
+        uint32_t *d = (uint32_t *)(out + i * vb);
+        for (uint32_t l = 0; l < L; l++) {
+          uint32_t k = (uint32_t)ix[l]; /* negative indices wrap to huge: out of range */
+          d[l] = k < size ? tab[k] : 0;
+        }
+      }
+      return;
+    }
     for (uint32_t i = v0; i < v1; i++)
       for (uint32_t l = 0; l < L; l++) {
         int64_t ix = idx_at(&src[0], i, l);
@@ -610,7 +651,8 @@ void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, 
   case LS_FMT_PERM: { lane_move(c, in, &src[0], out, v0, v1); return; }
   case LS_FMT_LW: {
     uint8_t *pl = c->planes + in->aux * c->plane_stride;
-    memcpy(pl, &in->n, 4);
+    plane_hdr h = {in->n, 0, NULL, L};
+    memcpy(pl, &h, sizeof h);
     for (uint32_t k = 0; k < in->n; k++) memcpy(pl + 64 + (size_t)k * L * 4, vec_in(&src[0], k), (size_t)L * 4);
     return;
   }

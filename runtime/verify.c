@@ -360,20 +360,191 @@ static ls_status check_races(ls_program *p, accvec *acc, ls_error *err) {
   return LS_OK;
 }
 
-/* A READ may be consumed straight from SRAM (fast mode) unless something writes its bytes
- * after it issues and before (or as) its last consumer runs. */
-static void plan_aliases(ls_program *p, const accvec *acc) {
-  for (size_t i = 0; i < acc->n; i++) {
-    const access *r = &acc->v[i];
-    rt_inst *x = &p->inst[r->inst];
-    /* a masked read fills lanes that are not in memory: it cannot be read in place */
-    if (x->in.op != LS_OP_READ || x->last_use == RT_NONE || (x->in.aux && x->in.aux != p->prog.target.lanes)) continue;
-    x->alias = 1;
-    for (size_t j = 0; j < acc->n && x->alias; j++) {
-      const access *w = &acc->v[j];
-      if (w->write && w->inst > r->inst && w->inst <= x->last_use && r->lo < w->hi && w->lo < r->hi) x->alias = 0;
+/* ---- fast mode's plan ----------------------------------------------------------------------
+ * Shortcuts the fast mode may take, each safe only under conditions checked here; checked
+ * mode takes none of them, and the tests compare the two modes' bytes.
+ *   alias      a READ is not run; its consumers read SRAM in place. Needs: nothing writes
+ *              those bytes after it issues and before its last consumer (or, for an LW, the
+ *              last MM using the plane) runs; a masked READ only if every consumer stays
+ *              within the mask (MM x: K lanes; MM acc: cols lanes; LW: in place, cols lanes);
+ *              an MM's x in place needs a row stride BLAS accepts (the GEMM path must not
+ *              depend on the mode).
+ *   plane_ptr  an LW fed in place records where its rows are instead of copying them.
+ *   direct     a producer writes straight to the memory of the WRITE that is its only
+ *              consumer (the WRITE is skipped): an MM with up to 4 immediate VXM ops after
+ *              it (also skipped; the MM applies them), or an elementwise producer whose
+ *              WRITE is unmasked and contiguous. Needs: nothing else touches those bytes
+ *              between the producer and the WRITE, and the producer's own reads do not
+ *              overlap them (except an elementwise op exactly in place). */
+
+typedef struct fast_ctx {
+  ls_program *p;
+  uint32_t *alias, n_alias; /* the READs consumed in place, in order */
+  access *by_inst; /* accesses sorted by instance */
+  size_t n;
+  uint64_t *lo, *hi; /* per instance: the bytes it touches, lo == hi if none */
+} fast_ctx;
+
+static int cmp_by_inst(const void *pa, const void *pb) {
+  const access *a = pa, *b = pb;
+  return (a->inst > b->inst) - (a->inst < b->inst);
+}
+
+/* does an instance at position in (after, upto] touch [lo, hi)? (writes_only: only writes) */
+static int touched(const fast_ctx *f, uint32_t after, uint32_t upto, uint64_t lo, uint64_t hi, int writes_only) {
+  size_t a = 0, b = f->n;
+  while (a < b) {
+    size_t m = (a + b) / 2;
+    if (f->by_inst[m].inst <= after) a = m + 1;
+    else b = m;
+  }
+  for (; a < f->n && f->by_inst[a].inst <= upto; a++) {
+    const access *w = &f->by_inst[a];
+    if ((w->write || !writes_only) && lo < w->hi && w->lo < hi) return 1;
+  }
+  return 0;
+}
+
+static int overlaps(const fast_ctx *f, uint32_t a, uint32_t b) {
+  return f->lo[a] < f->hi[a] && f->lo[b] < f->hi[b] && f->lo[a] < f->hi[b] && f->lo[b] < f->hi[a];
+}
+
+static uint32_t mm_cols(const ls_target *t, const ls_insn *in) { return in->imm ? (uint32_t)in->imm : t->lanes; }
+
+/* May READ r be consumed in place? Sets the consumers' plane_ptr when it is for an LW. */
+static int can_alias(const fast_ctx *f, uint32_t r) {
+  ls_program *p = f->p;
+  const ls_target *t = &p->prog.target;
+  rt_inst *x = &p->inst[r];
+  if (x->last_use == RT_NONE) return 0;
+  const uint32_t mask = x->in.aux && x->in.aux != t->lanes ? x->in.aux : 0;
+  uint32_t upto = x->last_use;
+  for (uint32_t c = r + 1; c <= x->last_use; c++) {
+    const rt_inst *y = &p->inst[c];
+    for (int k = 0; k < 3; k++) {
+      if (y->src[k] != r) continue;
+      if (y->in.op == LS_OP_MM && k == 0) { /* x: BLAS reads K lanes of each row, lda = stride */
+        const uint32_t K = p->inst[y->plane_lw].in.n;
+        if (x->in.stride <= 0 || x->in.stride % 4 || (uint64_t)(x->in.stride / 4) < K) return 0;
+        if (mask && mask < K) return 0;
+      } else if (y->in.op == LS_OP_MM && k == 1) { /* acc: cols lanes copied */
+        if (mask && mask < mm_cols(t, &y->in)) return 0;
+      } else if (y->in.op == LS_OP_LW) { /* in place: rows stay where they are */
+        if (x->in.stride <= 0 || x->in.stride % 4 || (uint64_t)(x->in.stride / 4) < y->plane_cols) return 0;
+        if (mask && mask < y->plane_cols) return 0;
+        if (y->plane_end > upto) upto = y->plane_end;
+      } else if (mask) {
+        return 0;
+      }
     }
   }
+  if (touched(f, r, upto, f->lo[r], f->hi[r], 1)) return 0;
+  x->alias_end = upto;
+  return 1;
+}
+
+static void plan_direct(const fast_ctx *f, uint32_t i) {
+  ls_program *p = f->p;
+  const ls_target *t = &p->prog.target;
+  rt_inst *x = &p->inst[i];
+  const ls_opinfo *oi = &ls_ops[x->in.op];
+  if (!x->outs || x->n_cons != 1 || oi->unit == LS_UNIT_MEM) return;
+  /* follow an MM through up to four immediate ops to its WRITE */
+  uint32_t chain[4], nch = 0, w = x->cons0;
+  if (x->in.op == LS_OP_MM) {
+    while (nch < 4 && w != RT_NONE) {
+      const rt_inst *y = &p->inst[w];
+      int imm_op = y->in.op == LS_OP_ADDS || y->in.op == LS_OP_MULS || y->in.op == LS_OP_MINS || y->in.op == LS_OP_MAXS;
+      if (!imm_op || y->in.t0 != LS_F32 || y->n_cons != 1 || y->src_off[0] != 0 || y->in.n != y->outs) break;
+      chain[nch++] = w;
+      w = y->cons0;
+    }
+  } else if (oi->out != LS_OUT_N || x->in.op == LS_OP_TRANSPOSE || !k_splittable((ls_op)x->in.op)) {
+    return;
+  }
+  const rt_inst *W = &p->inst[w];
+  const uint32_t last = nch ? chain[nch - 1] : i;
+  if (W->in.op != LS_OP_WRITE || W->src_off[0] != 0 || W->in.n != p->inst[last].outs) return;
+  if (W->in.t0 != ls_insn_out_dtype(&x->in)) return;
+  const size_t vb = ls_vector_bytes(t, (ls_dtype)W->in.t0);
+  if (x->in.op == LS_OP_MM) {
+    const uint32_t lanes = W->in.aux ? W->in.aux : t->lanes;
+    if (W->in.stride <= 0 || W->in.stride % 4 || (uint64_t)W->in.stride < (uint64_t)lanes * 4) return;
+    if (mm_cols(t, &x->in) > lanes) return; /* the GEMM keeps its width: it may not write past the mask */
+    for (int k = 0; k < 2; k++) /* its inputs, read in place, must not overlap where it writes */
+      if (x->src[k] != RT_NONE && p->inst[x->src[k]].alias && overlaps(f, x->src[k], w)) return;
+  } else {
+    if ((W->in.aux && W->in.aux != t->lanes) || W->in.stride != (int64_t)vb) return;
+    if (overlaps(f, i, w)) return; /* a gather or permute reading where it would write */
+    for (int k = 0; k < 3; k++) {
+      if (x->src[k] == RT_NONE || !p->inst[x->src[k]].alias || !overlaps(f, x->src[k], w)) continue;
+      const rt_inst *r = &p->inst[x->src[k]];
+      int same = r->in.addr + (uint64_t)x->src_off[k] * (uint64_t)r->in.stride == W->in.addr && r->in.stride == W->in.stride &&
+                 ls_dtype_size((ls_dtype)r->in.t0) == ls_dtype_size((ls_dtype)W->in.t0);
+      if (!same) return; /* only exactly in place */
+    }
+  }
+  if (touched(f, i, w - 1, f->lo[w], f->hi[w], 0)) return;
+  /* the store moves from the WRITE's turn to ours: no in-place reader of those bytes (an
+   * aliased READ's consumers, a plane's MMs) may be live in between */
+  for (uint32_t k = 0; k < f->n_alias; k++) {
+    const uint32_t a = f->alias[k];
+    const rt_inst *r = &p->inst[a];
+    int own = x->in.op != LS_OP_MM && (x->src[0] == a || x->src[1] == a || x->src[2] == a); /* vetted above */
+    if (!own && a < w && r->alias_end >= i && overlaps(f, a, w)) return;
+  }
+  x->direct = w;
+  x->n_epi = (uint8_t)nch;
+  for (uint32_t k = 0; k < nch; k++) x->epi[k] = chain[k], p->inst[chain[k]].skip = 1;
+  p->inst[w].skip = 1;
+}
+
+static ls_status plan_fast(ls_program *p, const accvec *acc, ls_error *err) {
+  fast_ctx f = {p, malloc(sizeof(uint32_t) * (p->n_inst ? p->n_inst : 1)), 0, malloc(sizeof(access) * (acc->n ? acc->n : 1)),
+                acc->n, calloc(p->n_inst ? p->n_inst : 1, sizeof(uint64_t)), calloc(p->n_inst ? p->n_inst : 1, sizeof(uint64_t))};
+  uint32_t *plane = malloc(sizeof *plane * 256);
+  if (!f.alias || !f.by_inst || !f.lo || !f.hi || !plane) {
+    free(f.alias), free(f.by_inst), free(f.lo), free(f.hi), free(plane);
+    rt_errorf(err, LS_ERR_NOMEM, "out of memory planning the fast mode");
+    return LS_ERR_NOMEM;
+  }
+  memcpy(f.by_inst, acc->v, sizeof(access) * acc->n);
+  qsort(f.by_inst, f.n, sizeof *f.by_inst, cmp_by_inst);
+  for (size_t k = 0; k < acc->n; k++) f.lo[acc->v[k].inst] = acc->v[k].lo, f.hi[acc->v[k].inst] = acc->v[k].hi;
+  const ls_target *t = &p->prog.target;
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    rt_inst *x = &p->inst[i];
+    x->direct = x->cons0 = x->plane_lw = x->plane_end = RT_NONE;
+    x->n_cons = x->plane_cols = 0;
+  }
+  for (int q = 0; q < 256; q++) plane[q] = RT_NONE;
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    rt_inst *x = &p->inst[i];
+    for (int k = 0; k < 3; k++)
+      if (x->src[k] != RT_NONE) {
+        rt_inst *pr = &p->inst[x->src[k]];
+        if (pr->n_cons++ == 0) pr->cons0 = i;
+      }
+    if (x->in.op == LS_OP_LW) plane[x->in.aux & 255] = i, x->plane_end = i;
+    if (x->in.op == LS_OP_MM) {
+      rt_inst *lw = &p->inst[plane[x->in.aux & 255]];
+      x->plane_lw = plane[x->in.aux & 255];
+      lw->plane_end = i;
+      if (mm_cols(t, &x->in) > lw->plane_cols) lw->plane_cols = mm_cols(t, &x->in);
+    }
+  }
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    rt_inst *x = &p->inst[i];
+    if (x->in.op != LS_OP_READ || !can_alias(&f, i)) continue;
+    x->alias = 1;
+    f.alias[f.n_alias++] = i;
+    for (uint32_t c = i + 1; c <= x->last_use; c++)
+      if (p->inst[c].in.op == LS_OP_LW && p->inst[c].src[0] == i) p->inst[c].plane_ptr = 1;
+  }
+  for (uint32_t i = 0; i < p->n_inst; i++)
+    if (!p->inst[i].skip) plan_direct(&f, i);
+  free(f.alias), free(f.by_inst), free(f.lo), free(f.hi), free(plane);
+  return LS_OK;
 }
 
 /* ---- slots: output buffers by liveness ---------------------------------------------------- */
@@ -634,8 +805,7 @@ ls_status rt_verify(ls_program *p, ls_error *err) {
   if ((st = check_streams(p, err)) || (st = check_control(p, err)) || (st = check_constant_writes(p, &acc, err)) ||
       (st = check_races(p, &acc, err)))
     goto out;
-  plan_aliases(p, &acc);
-  if ((st = plan_slots(p, err))) goto out;
+  if ((st = plan_fast(p, &acc, err)) || (st = plan_slots(p, err))) goto out;
 
   const ls_target *t = &p->prog.target;
   uint64_t cycles = 0;

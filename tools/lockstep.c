@@ -766,6 +766,167 @@ out:
   return rc;
 }
 
+/* ---- bench --------------------------------------------------------------------------------- */
+
+static void json_str(FILE *f, const char *s);
+
+static const char bench_help[] =
+    "usage: lockstep bench PROGRAM [--input [NAME=]FILE.npy]... [--fill zeros|seq|random] [--runs N]\n"
+    "                      [--warmup N] [--threads N] [--mode fast|checked] [--json FILE]\n"
+    "\n"
+    "Run a program (or an ONNX model, compiled first) many times and print its latency\n"
+    "distribution: min, p50, p90, p99, p99.9, max and standard deviation; achieved GFLOP/s (the\n"
+    "multiply-adds of its MXM instructions); the cycle count; and whether every run produced\n"
+    "identical output bytes and took exactly the stated cycles.\n"
+    "\n"
+    "  --runs N        timed runs (default 1000)\n"
+    "  --warmup N      untimed runs first (default 20)\n"
+    "  --threads N     fast-mode threads (default: all cores)\n"
+    "  --json FILE     also write every measurement as JSON (for bench/report.py)\n"
+    "  -i, --input, --fill, --mode, --target, --set, --bind   as for 'lockstep run'\n";
+
+/* Multiply-adds of the program's MM instructions, times 2: K is the rows its plane was
+ * loaded with (the last LW on that queue before it). */
+static uint64_t program_flops(const ls_program *p) {
+  const ls_prog *g = ls_program_image(p);
+  uint64_t flops = 0;
+  for (uint32_t q = 0; q < g->n_queues; q++) {
+    if (g->queues[q].unit != LS_UNIT_MXM) continue;
+    size_t n = (size_t)ls_queue_expanded_count(&g->queues[q]);
+    ls_insn *x = malloc(sizeof *x * (n ? n : 1));
+    if (!x) continue;
+    n = ls_queue_expand(&g->queues[q], x, n);
+    uint64_t rows = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (x[i].op == LS_OP_LW) rows = x[i].n;
+      if (x[i].op == LS_OP_MM) flops += 2ull * x[i].n * rows * (uint64_t)(x[i].imm ? x[i].imm : g->target.lanes);
+    }
+    free(x);
+  }
+  return flops;
+}
+
+static double percentile(const double *sorted, int n, double q) {
+  double at = q * (n - 1);
+  int lo = (int)at;
+  if (lo >= n - 1) return sorted[n - 1];
+  return sorted[lo] + (at - lo) * (sorted[lo + 1] - sorted[lo]);
+}
+
+static int cmd_bench(int argc, char **argv) {
+  if (has_help(argc, argv)) return fputs(bench_help, stdout), 0;
+  /* bench's own options, then the rest as for run */
+  int warmup = 20, runs = 1000;
+  const char *json = NULL;
+  char *rest[256];
+  int nrest = 0;
+  for (int i = 0; i < argc && nrest < 255; i++) {
+    if (i > 0 && (strcmp(argv[i], "--warmup") == 0 || strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--runs") == 0)) {
+      if (i + 1 == argc) return usage_error("bench", "%s needs a value", argv[i]);
+      if (argv[i][2] == 'j') json = argv[++i];
+      else {
+        char *end;
+        long v = strtol(argv[i + 1], &end, 10);
+        if (*end || v < (argv[i][2] == 'w' ? 0 : 1) || v > 10000000) return usage_error("bench", "%s takes a whole number", argv[i]);
+        if (argv[i][2] == 'w') warmup = (int)v;
+        else runs = (int)v;
+        i++;
+      }
+      continue;
+    }
+    rest[nrest++] = argv[i];
+  }
+  rest[nrest] = NULL;
+  run_args a;
+  int rc = parse_run_args("bench", nrest, rest, &a);
+  if (rc) return rc;
+  if (!a.fill && a.n_in == 0) a.fill = "random";
+  ls_program *p = load_program(a.prog);
+  if (!p) return EXIT_BAD;
+  size_t bytes;
+  void *arena = new_arena(p, &bytes);
+  if (!arena) return ls_free(p), EXIT_BAD;
+  double *t = malloc(sizeof *t * (size_t)runs);
+  if (!t) {
+    free(arena), ls_free(p);
+    return fprintf(stderr, "%s: out of memory\n", prog_name), EXIT_BAD;
+  }
+  if ((rc = load_inputs(p, arena, &a))) goto out;
+  ls_run_opts o = {a.mode, a.threads, NULL, NULL};
+  ls_run_info info;
+  ls_error e;
+  uint64_t hash = 0;
+  int identical = 1, cycles_ok = 1;
+  for (int r = -warmup; r < runs; r++) {
+    double t0 = now_us();
+    ls_status st = ls_run(p, arena, bytes, &o, &info, &e);
+    double dt = now_us() - t0;
+    if (st != LS_OK) {
+      fprintf(stderr, "%s: error: %s: %s\n", prog_name, a.prog, e.msg);
+      rc = EXIT_BAD;
+      goto out;
+    }
+    uint64_t h = hash_outputs(p, arena);
+    if (r == -warmup) hash = h;
+    identical &= h == hash;
+    cycles_ok &= info.cycles == ls_cycles(p);
+    if (r >= 0) t[r] = dt;
+  }
+  double *sorted = malloc(sizeof *sorted * (size_t)runs);
+  if (!sorted) {
+    rc = EXIT_BAD;
+    goto out;
+  }
+  memcpy(sorted, t, sizeof *t * (size_t)runs);
+  qsort(sorted, (size_t)runs, sizeof *sorted, cmp_double);
+  double mean = 0, var = 0;
+  for (int r = 0; r < runs; r++) mean += t[r];
+  mean /= runs;
+  for (int r = 0; r < runs; r++) var += (t[r] - mean) * (t[r] - mean);
+  double sd = runs > 1 ? sqrt(var / (runs - 1)) : 0;
+  const double p50 = percentile(sorted, runs, 0.5), p90 = percentile(sorted, runs, 0.9), p99 = percentile(sorted, runs, 0.99),
+               p999 = percentile(sorted, runs, 0.999);
+  const uint64_t flops = program_flops(p);
+  const ls_target *tg = &ls_program_image(p)->target;
+  printf("program:    %s (target %s, %s mode, %d thread%s)\n", a.prog, tg->name, a.mode == LS_MODE_CHECKED ? "checked" : "fast",
+         a.threads ? a.threads : 0, a.threads == 1 ? "" : "s");
+  printf("runs:       %d timed, after %d warm-up\n", runs, warmup);
+  printf("latency:    min %.1f  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f us (std %.1f, p99/p50 %.3f)\n",
+         sorted[0], p50, p90, p99, p999, sorted[runs - 1], sd, p99 / p50);
+  printf("throughput: %.2f GFLOP/s at the median (%.3f GFLOP per run, MXM multiply-adds)\n", flops / p50 / 1e3, flops / 1e9);
+  printf("cycles:     %" PRIu64 " stated; %s\n", ls_cycles(p), cycles_ok ? "every run took exactly that many" : "SOME RUNS DIFFERED");
+  printf("predicted:  %.3f us at the target's %u MHz clock (no host calibration yet)\n", (double)ls_cycles(p) / tg->clock_mhz, tg->clock_mhz);
+  printf("outputs:    %s (hash %016" PRIx64 ")\n", identical ? "bit-identical in every run" : "DIFFER between runs", hash);
+  if (json) {
+    FILE *f = fopen(json, "w");
+    if (!f) {
+      fprintf(stderr, "%s: error: %s: cannot write: %s\n", prog_name, json, strerror(errno));
+      rc = EXIT_BAD;
+    } else {
+      fprintf(f, "{\"model\": ");
+      json_str(f, a.prog);
+      fprintf(f, ", \"mode\": \"%s\", \"threads\": %d, \"runs\": %d, \"warmup\": %d, \"cycles\": %" PRIu64
+                 ", \"cycles_every_run_equal\": %s,\n \"latency_us\": {\"min\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
+                 "\"p999\": %.3f, \"max\": %.3f, \"mean\": %.3f, \"std\": %.3f},\n \"flops\": %" PRIu64 ", \"gflops\": %.4f, "
+                 "\"predicted_us\": null, \"target_clock_mhz\": %u, \"identical\": %s, \"output_hash\": \"%016" PRIx64 "\",\n"
+                 " \"samples_us\": [",
+              a.mode == LS_MODE_CHECKED ? "checked" : "fast", a.threads, runs, warmup, ls_cycles(p), cycles_ok ? "true" : "false",
+              sorted[0], p50, p90, p99, p999, sorted[runs - 1], mean, sd, flops, flops / p50 / 1e3, tg->clock_mhz,
+              identical ? "true" : "false", hash);
+      for (int r = 0; r < runs; r++) fprintf(f, "%s%.3f", r ? ", " : "", t[r]);
+      fprintf(f, "]}\n");
+      if (fclose(f) != 0) rc = EXIT_BAD;
+    }
+  }
+  free(sorted);
+  if (!identical || !cycles_ok) rc = EXIT_BAD;
+out:
+  free(t);
+  free(arena);
+  ls_free(p);
+  return rc;
+}
+
 /* Trace events are collected in order of the run; written as Chrome trace JSON, in which
  * one microsecond of the viewer's time axis is one machine cycle. */
 typedef struct trace_buf {
@@ -957,6 +1118,7 @@ static const char main_help[] =
     "  asm      assemble and verify a text program (.lsa) into a program file (.lsp)\n"
     "  disasm   print a program file as assembly text\n"
     "  run      run a program on .npy inputs; print cycles, predicted and measured time\n"
+    "  bench    run a program many times: latency distribution, GFLOP/s, determinism\n"
     "  trace    run in checked mode and write a Chrome/Perfetto trace of every queue and stream\n"
     "  info     describe a program: target, tensors, cycles, memory, utilisation\n"
     "\n"
@@ -971,7 +1133,7 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*fn)(int, char **);
-  } cmds[] = {{"compile", cmd_compile}, {"asm", cmd_asm}, {"disasm", cmd_disasm}, {"run", cmd_run}, {"trace", cmd_trace}, {"info", cmd_info}};
+  } cmds[] = {{"compile", cmd_compile}, {"asm", cmd_asm}, {"disasm", cmd_disasm}, {"run", cmd_run}, {"bench", cmd_bench}, {"trace", cmd_trace}, {"info", cmd_info}};
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
     if (strcmp(cmd, cmds[i].name) == 0) return cmds[i].fn(argc - 1, argv + 1);
   fprintf(stderr, "%s: unknown command '%s'\n\n%s", prog_name, cmd, main_help);
