@@ -96,6 +96,42 @@ typedef struct ls_run_info {
 ls_status ls_run(const ls_program *p, void *arena, size_t bytes, const ls_run_opts *opts,
                  ls_run_info *info, ls_error *err);
 
+/* ---- predicted latency on this host ----------------------------------------------------------
+ * A calibration (made by `lockstep calibrate`) measures what each kind of work costs on this
+ * CPU; ls_predict_us adds it up over the instances the fast mode will run. */
+#define LS_COST_CLASSES(X) \
+  X(NONE, "none") X(COPY, "copy") X(ALU, "alu") X(TRANS, "trans") X(RED, "red") X(GATHER, "gather") X(SXM, "sxm") X(MM, "mm")
+typedef enum ls_cost_class {
+#define X(e, name) LS_COST_##e,
+  LS_COST_CLASSES(X)
+#undef X
+  LS_COST_COUNT
+} ls_cost_class;
+
+typedef struct ls_cost_model {
+  double per_run;                   /* ns: entering and leaving ls_run */
+  double per_insn;                  /* ns: each instance run */
+  double per_unit[LS_COST_COUNT];   /* ns per element (copy: per byte) of each class */
+  double mm[4];                     /* ns: a + b*flops + c*K*N + d*M*N for an MM */
+} ls_cost_model;
+
+typedef struct ls_calibration {
+  char host[128];                   /* the CPU and build it was measured on */
+  ls_cost_model model[2];           /* 1 thread, 2 threads */
+} ls_calibration;
+
+/* $LOCKSTEP_CALIBRATION, else $XDG_CONFIG_HOME/lockstep/calibration, else
+ * $HOME/.config/lockstep/calibration. */
+const char *ls_calibration_path(void);
+ls_status ls_calibration_load(const char *path, ls_calibration *c, ls_error *err);
+ls_status ls_calibration_save(const char *path, const ls_calibration *c, ls_error *err);
+/* Predicted wall time of one fast-mode run, in microseconds (NaN without a calibration). */
+double ls_predict_us(const ls_program *p, const ls_calibration *c, int threads);
+/* The cost class of an instruction and its amount (elements, or bytes for copies). */
+ls_cost_class ls_cost_of(const ls_target *t, const ls_insn *in, double *amount);
+const char *ls_cost_class_name(ls_cost_class c);
+double ls_cost_mm_ns(const ls_cost_model *m, double M, double K, double N);
+
 /* What this build was made with, e.g. "openblas 0.3.21 (SkylakeX), openmp". */
 const char *ls_build_info(void);
 

@@ -209,3 +209,24 @@ Test(cli, corrupted_programs_exit_1, .timeout = 600) {
     free(img);
   }
 }
+
+/* calibrate writes a profile that bench then uses to predict this host's time */
+Test(cli, calibrate_then_predict, .timeout = 600) {
+  const char *prof = path_in("calibration");
+  cr_assert_eq(tool((const char *[]){"calibrate", "--quick", "-o", prof, NULL}), 0, "%s", slurp_scratch("stderr"));
+  cr_assert(strstr(slurp_scratch("stdout"), "GFLOP/s"), "%s", slurp_scratch("stdout"));
+  ls_calibration cal;
+  ls_error e;
+  cr_assert_eq(ls_calibration_load(prof, &cal, &e), LS_OK, "%s", e.msg);
+  cr_assert_gt(cal.model[0].mm[1], 0.0, "a positive cost per flop");
+  cr_assert_gt(cal.model[0].per_unit[LS_COST_ALU], 0.0, "a positive cost per element");
+  setenv("LOCKSTEP_CALIBRATION", prof, 1);
+  cr_assert_eq(tool((const char *[]){"bench", LS_SOURCE_ROOT "/examples/matmul_bias_relu.lsa", "--runs", "50", NULL}), 0,
+               "%s", slurp_scratch("stderr"));
+  cr_assert(strstr(slurp_scratch("stdout"), "predicted") && strstr(slurp_scratch("stdout"), "before the run"), "%s",
+            slurp_scratch("stdout"));
+  /* a damaged profile is refused with its line named */
+  write_file(prof, "t1.per_insn = fast\n", 19);
+  cr_assert_eq(ls_calibration_load(prof, &cal, &e), LS_ERR_FORMAT);
+  cr_assert(strstr(e.msg, ":1:"), "%s", e.msg);
+}

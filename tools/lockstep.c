@@ -31,6 +31,33 @@
 
 static const char *prog_name = "lockstep";
 
+int cmd_calibrate(int argc, char **argv); /* calibrate.c */
+
+/* this host's calibration, if there is one (loaded once) */
+static const ls_calibration *host_calibration(void) {
+  static ls_calibration cal;
+  static int state; /* 0 not tried, 1 loaded, -1 none */
+  if (state == 0) {
+    ls_error e;
+    state = ls_calibration_load(ls_calibration_path(), &cal, &e) == LS_OK ? 1 : -1;
+  }
+  return state == 1 ? &cal : NULL;
+}
+
+/* "1234.5 us on this host (calibrated)" or a note that there is no calibration */
+static void print_host_prediction(const char *label, const ls_program *p, int threads) {
+  const ls_calibration *cal = host_calibration();
+  if (!cal) {
+    printf("%shost: no calibration (run 'lockstep calibrate')\n", label);
+    return;
+  }
+  int t = threads;
+#if LS_HAVE_OPENMP
+  if (t <= 0) t = 2;
+#endif
+  printf("%s%.3f us on this host (calibrated, %d thread%s)\n", label, ls_predict_us(p, cal, t), t, t == 1 ? "" : "s");
+}
+
 static int usage_error(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "%s %s: ", prog_name, cmd);
   fprintf(stderr, fmt, arg);
@@ -281,6 +308,7 @@ static int cmd_compile(int argc, char **argv) {
   printf("instructions: %" PRIu64 " in %" PRIu64 " groups\n", r.insns, r.groups);
   printf("cycles:       %" PRIu64 " (exact: every run takes this many)\n", ls_cycles(p));
   printf("predicted:    %.3f ms at %u MHz\n", (double)ls_cycles(p) / t->clock_mhz / 1000.0, t->clock_mhz);
+  print_host_prediction("predicted:    ", p, 1);
   printf("sram:         %" PRIu64 " bytes (%" PRIu64 " constants, %" PRIu64 " activations; at most %" PRIu64
          " live at once) of %" PRIu64 "\n",
          r.mem_bytes, r.const_bytes, r.mem_bytes - r.const_bytes, r.peak_live, t->sram_bytes);
@@ -746,6 +774,7 @@ static int cmd_run(int argc, char **argv) {
   printf("program:   %s (target %s, %s mode)\n", a.prog, t->name, a.mode == LS_MODE_CHECKED ? "checked" : "fast");
   printf("cycles:    %" PRIu64 " (known before the run; this run: %" PRIu64 ")\n", ls_cycles(p), info.cycles);
   printf("predicted: %.3f us at the target's %u MHz clock\n", (double)ls_cycles(p) / t->clock_mhz, t->clock_mhz);
+  if (a.mode == LS_MODE_FAST) print_host_prediction("predicted: ", p, a.threads);
   if (a.runs == 1) printf("measured:  %.3f us on this host\n", times[0]);
   else
     printf("measured:  median %.3f us, min %.3f, max %.3f over %d runs; outputs %s\n", times[a.runs / 2], times[0],
@@ -895,7 +924,20 @@ static int cmd_bench(int argc, char **argv) {
          sorted[0], p50, p90, p99, p999, sorted[runs - 1], sd, p99 / p50);
   printf("throughput: %.2f GFLOP/s at the median (%.3f GFLOP per run, MXM multiply-adds)\n", flops / p50 / 1e3, flops / 1e9);
   printf("cycles:     %" PRIu64 " stated; %s\n", ls_cycles(p), cycles_ok ? "every run took exactly that many" : "SOME RUNS DIFFERED");
-  printf("predicted:  %.3f us at the target's %u MHz clock (no host calibration yet)\n", (double)ls_cycles(p) / tg->clock_mhz, tg->clock_mhz);
+  printf("predicted:  %.3f us at the target's %u MHz clock\n", (double)ls_cycles(p) / tg->clock_mhz, tg->clock_mhz);
+  const ls_calibration *cal = host_calibration();
+  int pth = a.threads;
+#if LS_HAVE_OPENMP
+  if (pth <= 0) pth = 2;
+#else
+  pth = 1;
+#endif
+  const double predicted = cal && a.mode == LS_MODE_FAST ? ls_predict_us(p, cal, pth) : NAN;
+  if (predicted == predicted)
+    printf("host:       predicted %.1f us before the run, measured median %.1f us (%+.1f%%)\n", predicted, p50,
+           100.0 * (p50 - predicted) / predicted);
+  else
+    printf("host:       no calibration (run 'lockstep calibrate' to predict this host's time)\n");
   printf("outputs:    %s (hash %016" PRIx64 ")\n", identical ? "bit-identical in every run" : "DIFFER between runs", hash);
   if (json) {
     FILE *f = fopen(json, "w");
@@ -903,15 +945,17 @@ static int cmd_bench(int argc, char **argv) {
       fprintf(stderr, "%s: error: %s: cannot write: %s\n", prog_name, json, strerror(errno));
       rc = EXIT_BAD;
     } else {
+      char pred_s[32] = "null";
+      if (predicted == predicted) snprintf(pred_s, sizeof pred_s, "%.3f", predicted);
       fprintf(f, "{\"model\": ");
       json_str(f, a.prog);
       fprintf(f, ", \"mode\": \"%s\", \"threads\": %d, \"runs\": %d, \"warmup\": %d, \"cycles\": %" PRIu64
                  ", \"cycles_every_run_equal\": %s,\n \"latency_us\": {\"min\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
                  "\"p999\": %.3f, \"max\": %.3f, \"mean\": %.3f, \"std\": %.3f},\n \"flops\": %" PRIu64 ", \"gflops\": %.4f, "
-                 "\"predicted_us\": null, \"target_clock_mhz\": %u, \"identical\": %s, \"output_hash\": \"%016" PRIx64 "\",\n"
+                 "\"predicted_us\": %s, \"target_clock_mhz\": %u, \"identical\": %s, \"output_hash\": \"%016" PRIx64 "\",\n"
                  " \"samples_us\": [",
               a.mode == LS_MODE_CHECKED ? "checked" : "fast", a.threads, runs, warmup, ls_cycles(p), cycles_ok ? "true" : "false",
-              sorted[0], p50, p90, p99, p999, sorted[runs - 1], mean, sd, flops, flops / p50 / 1e3, tg->clock_mhz,
+              sorted[0], p50, p90, p99, p999, sorted[runs - 1], mean, sd, flops, flops / p50 / 1e3, pred_s, tg->clock_mhz,
               identical ? "true" : "false", hash);
       for (int r = 0; r < runs; r++) fprintf(f, "%s%.3f", r ? ", " : "", t[r]);
       fprintf(f, "]}\n");
@@ -1119,6 +1163,7 @@ static const char main_help[] =
     "  disasm   print a program file as assembly text\n"
     "  run      run a program on .npy inputs; print cycles, predicted and measured time\n"
     "  bench    run a program many times: latency distribution, GFLOP/s, determinism\n"
+    "  calibrate measure this CPU, so that programs' time on it is predicted before they run\n"
     "  trace    run in checked mode and write a Chrome/Perfetto trace of every queue and stream\n"
     "  info     describe a program: target, tensors, cycles, memory, utilisation\n"
     "\n"
@@ -1133,7 +1178,7 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*fn)(int, char **);
-  } cmds[] = {{"compile", cmd_compile}, {"asm", cmd_asm}, {"disasm", cmd_disasm}, {"run", cmd_run}, {"bench", cmd_bench}, {"trace", cmd_trace}, {"info", cmd_info}};
+  } cmds[] = {{"compile", cmd_compile}, {"asm", cmd_asm}, {"disasm", cmd_disasm}, {"run", cmd_run}, {"bench", cmd_bench}, {"calibrate", cmd_calibrate}, {"trace", cmd_trace}, {"info", cmd_info}};
   for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
     if (strcmp(cmd, cmds[i].name) == 0) return cmds[i].fn(argc - 1, argv + 1);
   fprintf(stderr, "%s: unknown command '%s'\n\n%s", prog_name, cmd, main_help);

@@ -1,0 +1,181 @@
+/* predict.c - the time a run will take on this host, before it runs.
+ *
+ * The fast executor runs the program's instances one after another, so its time is the sum
+ * of each executed instance's cost. A calibration (lockstep calibrate) measures, on this
+ * CPU and for 1 and for 2 threads, what each kind of instance costs: a fixed part per
+ * instance, a part per element (or byte) for each class of work, and for MM a model of the
+ * GEMM: a + b*flops + c*K*N (packing the plane) + d*M*N (writing the result). The
+ * prediction walks the same plan the fast mode executes (instances read in place or
+ * absorbed into others cost nothing), so it is known as soon as the program is loaded. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+static const char *const class_names[LS_COST_COUNT] = {
+#define X(e, name) name,
+    LS_COST_CLASSES(X)
+#undef X
+};
+
+const char *ls_cost_class_name(ls_cost_class c) { return (unsigned)c < LS_COST_COUNT ? class_names[c] : "?"; }
+
+/* The class of an instance's work, and how much of it there is. */
+ls_cost_class ls_cost_of(const ls_target *t, const ls_insn *in, double *amount) {
+  const double elems = (double)in->n * t->lanes;
+  const double bytes = elems * (double)ls_dtype_size((ls_dtype)in->t0);
+  *amount = elems;
+  switch (ls_ops[in->op].format) {
+  case LS_FMT_READ:
+  case LS_FMT_WRITE: *amount = bytes; return LS_COST_COPY;
+  case LS_FMT_LW: *amount = bytes; return LS_COST_COPY;
+  case LS_FMT_GATHER:
+  case LS_FMT_SCATTER: return LS_COST_GATHER;
+  case LS_FMT_LANE:
+  case LS_FMT_PERM: return LS_COST_SXM;
+  case LS_FMT_MM: return LS_COST_MM;
+  case LS_FMT_UN:
+  case LS_FMT_BIN:
+  case LS_FMT_TER:
+  case LS_FMT_IMM:
+    if (in->op == LS_OP_TRANSPOSE) return LS_COST_SXM;
+    if (in->op == LS_OP_MOV) { *amount = bytes; return LS_COST_COPY; }
+    switch (ls_ops[in->op].lat) {
+    case LS_LAT_TRANS: return LS_COST_TRANS;
+    case LS_LAT_RED: return LS_COST_RED;
+    default: return ls_dtype_class((ls_dtype)in->t0) == 'F' && in->t0 != LS_F32 ? LS_COST_TRANS : LS_COST_ALU;
+    }
+  case LS_FMT_NONE:
+  case LS_FMT_IDLE:
+  case LS_FMT_REPEAT:
+  case LS_FMT_COUNT: break;
+  }
+  *amount = 0;
+  return LS_COST_NONE;
+}
+
+double ls_cost_mm_ns(const ls_cost_model *m, double M, double K, double N) {
+  return m->mm[0] + m->mm[1] * 2 * M * K * N + m->mm[2] * K * N + m->mm[3] * M * N;
+}
+
+double ls_predict_us(const ls_program *p, const ls_calibration *cal, int threads) {
+  if (!cal || !p) return NAN;
+  const ls_cost_model *m = &cal->model[threads >= 2 ? 1 : 0];
+  const ls_target *t = &p->prog.target;
+  double ns = m->per_run;
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    const rt_inst *x = &p->inst[i];
+    if (x->alias || x->skip || ls_ops[x->in.op].unit == LS_UNIT_ICU) continue;
+    double amount;
+    ls_cost_class c = ls_cost_of(t, &x->in, &amount);
+    if (c == LS_COST_NONE) continue;
+    if (x->in.op == LS_OP_LW && x->plane_ptr) {
+      ns += m->per_insn;
+      continue;
+    }
+    if (c == LS_COST_MM) {
+      const double K = p->inst[x->plane_lw].in.n, N = x->in.imm ? (double)x->in.imm : t->lanes;
+      ns += m->per_insn + ls_cost_mm_ns(m, x->in.n, K, N);
+      continue;
+    }
+    ns += m->per_insn + m->per_unit[c] * amount;
+  }
+  return ns / 1e3;
+}
+
+/* ---- the profile file: "key = value" lines ------------------------------------------------ */
+
+const char *ls_calibration_path(void) {
+  static char buf[1024];
+  const char *e = getenv("LOCKSTEP_CALIBRATION");
+  if (e && *e) return e;
+  const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
+  if (x && *x) snprintf(buf, sizeof buf, "%s/lockstep/calibration", x);
+  else snprintf(buf, sizeof buf, "%s/.config/lockstep/calibration", h && *h ? h : ".");
+  return buf;
+}
+
+ls_status ls_calibration_save(const char *path, const ls_calibration *c, ls_error *err) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", path);
+  for (char *s = dir + 1; *s; s++) /* make the directories on the way */
+    if (*s == '/') {
+      *s = '\0';
+      mkdir(dir, 0755);
+      *s = '/';
+    }
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    rt_errorf(err, LS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    return LS_ERR_IO;
+  }
+  fprintf(f, "# Lockstep host calibration: what each kind of work costs here (made by lockstep calibrate)\n");
+  fprintf(f, "host = %s\n", c->host);
+  for (int t = 0; t < 2; t++) {
+    const ls_cost_model *m = &c->model[t];
+    fprintf(f, "t%d.per_run = %.6g\nt%d.per_insn = %.6g\n", t + 1, m->per_run, t + 1, m->per_insn);
+    for (int k = 1; k < LS_COST_COUNT; k++) fprintf(f, "t%d.%s = %.6g\n", t + 1, class_names[k], m->per_unit[k]);
+    for (int k = 0; k < 4; k++) fprintf(f, "t%d.mm%d = %.6g\n", t + 1, k, m->mm[k]);
+  }
+  if (fclose(f) != 0) {
+    rt_errorf(err, LS_ERR_IO, "%s: write failed", path);
+    return LS_ERR_IO;
+  }
+  return LS_OK;
+}
+
+ls_status ls_calibration_load(const char *path, ls_calibration *c, ls_error *err) {
+  memset(c, 0, sizeof *c);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    rt_errorf(err, LS_ERR_IO, "%s: cannot open: %s (run 'lockstep calibrate')", path, strerror(errno));
+    return LS_ERR_IO;
+  }
+  char line[512];
+  int lineno = 0, seen = 0;
+  while (fgets(line, sizeof line, f)) {
+    lineno++;
+    char *hash = strchr(line, '#');
+    if (hash) *hash = '\0';
+    char key[64], val[256];
+    if (sscanf(line, " %63[^= \t] = %255[^\n]", key, val) != 2) continue;
+    if (strcmp(key, "host") == 0) {
+      snprintf(c->host, sizeof c->host, "%.127s", val);
+      continue;
+    }
+    int t = key[0] == 't' && (key[1] == '1' || key[1] == '2') && key[2] == '.' ? key[1] - '1' : -1;
+    char *end;
+    double v = strtod(val, &end);
+    if (t < 0 || end == val) {
+      fclose(f);
+      rt_errorf(err, LS_ERR_FORMAT, "%s:%d: expected 't1.KEY = NUMBER' or 't2.KEY = NUMBER'", path, lineno);
+      return LS_ERR_FORMAT;
+    }
+    ls_cost_model *m = &c->model[t];
+    const char *k = key + 3;
+    if (strcmp(k, "per_run") == 0) m->per_run = v;
+    else if (strcmp(k, "per_insn") == 0) m->per_insn = v;
+    else if (strncmp(k, "mm", 2) == 0 && k[2] >= '0' && k[2] <= '3' && !k[3]) m->mm[k[2] - '0'] = v;
+    else {
+      int found = 0;
+      for (int j = 1; j < LS_COST_COUNT; j++)
+        if (strcmp(k, class_names[j]) == 0) m->per_unit[j] = v, found = 1;
+      if (!found) {
+        fclose(f);
+        rt_errorf(err, LS_ERR_FORMAT, "%s:%d: unknown key '%s'", path, lineno, key);
+        return LS_ERR_FORMAT;
+      }
+    }
+    seen++;
+  }
+  fclose(f);
+  if (seen < 10) {
+    rt_errorf(err, LS_ERR_FORMAT, "%s: an incomplete calibration (%d values)", path, seen);
+    return LS_ERR_FORMAT;
+  }
+  return LS_OK;
+}
