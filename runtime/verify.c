@@ -380,6 +380,7 @@ static ls_status check_races(ls_program *p, accvec *acc, ls_error *err) {
 typedef struct fast_ctx {
   ls_program *p;
   uint32_t *alias, n_alias; /* the READs consumed in place, in order */
+  uint32_t *first, *cons;   /* consumers of instance i: cons[first[i] .. first[i+1]) */
   access *by_inst; /* accesses sorted by instance */
   size_t n;
   uint64_t *lo, *hi; /* per instance: the bytes it touches, lo == hi if none */
@@ -419,8 +420,8 @@ static int can_alias(const fast_ctx *f, uint32_t r) {
   if (x->last_use == RT_NONE) return 0;
   const uint32_t mask = x->in.aux && x->in.aux != t->lanes ? x->in.aux : 0;
   uint32_t upto = x->last_use;
-  for (uint32_t c = r + 1; c <= x->last_use; c++) {
-    const rt_inst *y = &p->inst[c];
+  for (uint32_t ci = f->first[r]; ci < f->first[r + 1]; ci++) {
+    const rt_inst *y = &p->inst[f->cons[ci]];
     for (int k = 0; k < 3; k++) {
       if (y->src[k] != r) continue;
       if (y->in.op == LS_OP_MM && k == 0) { /* x: BLAS reads K lanes of each row, lda = stride */
@@ -443,7 +444,8 @@ static int can_alias(const fast_ctx *f, uint32_t r) {
   return 1;
 }
 
-static void plan_direct(const fast_ctx *f, uint32_t i) {
+/* live: the aliased READs whose in-place use spans instance i (a <= i <= alias_end) */
+static void plan_direct(const fast_ctx *f, uint32_t i, const uint32_t *live, size_t nlive) {
   ls_program *p = f->p;
   const ls_target *t = &p->prog.target;
   rt_inst *x = &p->inst[i];
@@ -487,11 +489,17 @@ static void plan_direct(const fast_ctx *f, uint32_t i) {
   if (touched(f, i, w - 1, f->lo[w], f->hi[w], 0)) return;
   /* the store moves from the WRITE's turn to ours: no in-place reader of those bytes (an
    * aliased READ's consumers, a plane's MMs) may be live in between */
-  for (uint32_t k = 0; k < f->n_alias; k++) {
-    const uint32_t a = f->alias[k];
-    const rt_inst *r = &p->inst[a];
+  size_t lo = 0, hi = f->n_alias; /* and those that begin between us and the WRITE */
+  while (lo < hi) {
+    size_t m = (lo + hi) / 2;
+    if (f->alias[m] <= i) lo = m + 1;
+    else hi = m;
+  }
+  for (size_t k = 0; k < nlive + (f->n_alias - lo); k++) {
+    const uint32_t a = k < nlive ? live[k] : f->alias[lo + (k - nlive)];
+    if (a >= w) break;
     int own = x->in.op != LS_OP_MM && (x->src[0] == a || x->src[1] == a || x->src[2] == a); /* vetted above */
-    if (!own && a < w && r->alias_end >= i && overlaps(f, a, w)) return;
+    if (!own && overlaps(f, a, w)) return;
   }
   x->direct = w;
   x->n_epi = (uint8_t)nch;
@@ -500,8 +508,12 @@ static void plan_direct(const fast_ctx *f, uint32_t i) {
 }
 
 static ls_status plan_fast(ls_program *p, const accvec *acc, ls_error *err) {
-  fast_ctx f = {p, malloc(sizeof(uint32_t) * (p->n_inst ? p->n_inst : 1)), 0, malloc(sizeof(access) * (acc->n ? acc->n : 1)),
-                acc->n, calloc(p->n_inst ? p->n_inst : 1, sizeof(uint64_t)), calloc(p->n_inst ? p->n_inst : 1, sizeof(uint64_t))};
+  fast_ctx f = {.p = p,
+                .alias = malloc(sizeof(uint32_t) * (p->n_inst ? p->n_inst : 1)),
+                .by_inst = malloc(sizeof(access) * (acc->n ? acc->n : 1)),
+                .n = acc->n,
+                .lo = calloc(p->n_inst ? p->n_inst : 1, sizeof(uint64_t)),
+                .hi = calloc(p->n_inst ? p->n_inst : 1, sizeof(uint64_t))};
   uint32_t *plane = malloc(sizeof *plane * 256);
   if (!f.alias || !f.by_inst || !f.lo || !f.hi || !plane) {
     free(f.alias), free(f.by_inst), free(f.lo), free(f.hi), free(plane);
@@ -533,17 +545,49 @@ static ls_status plan_fast(ls_program *p, const accvec *acc, ls_error *err) {
       if (mm_cols(t, &x->in) > lw->plane_cols) lw->plane_cols = mm_cols(t, &x->in);
     }
   }
+  /* consumer lists (an instance reading a stream twice is listed twice: harmless) */
+  f.first = calloc((size_t)p->n_inst + 1, sizeof *f.first);
+  f.cons = malloc(sizeof *f.cons * ((size_t)p->n_inst * 3 + 1));
+  if (!f.first || !f.cons) {
+    free(f.first), free(f.cons), free(f.alias), free(f.by_inst), free(f.lo), free(f.hi), free(plane);
+    rt_errorf(err, LS_ERR_NOMEM, "out of memory planning the fast mode");
+    return LS_ERR_NOMEM;
+  }
+  for (uint32_t i = 0; i < p->n_inst; i++) f.first[i + 1] = f.first[i] + p->inst[i].n_cons;
+  {
+    uint32_t *fill = calloc((size_t)p->n_inst + 1, sizeof *fill);
+    if (!fill) {
+      free(f.first), free(f.cons), free(f.alias), free(f.by_inst), free(f.lo), free(f.hi), free(plane);
+      rt_errorf(err, LS_ERR_NOMEM, "out of memory planning the fast mode");
+      return LS_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < p->n_inst; i++)
+      for (int k = 0; k < 3; k++) {
+        uint32_t pr = p->inst[i].src[k];
+        if (pr != RT_NONE) f.cons[f.first[pr] + fill[pr]++] = i;
+      }
+    free(fill);
+  }
   for (uint32_t i = 0; i < p->n_inst; i++) {
     rt_inst *x = &p->inst[i];
     if (x->in.op != LS_OP_READ || !can_alias(&f, i)) continue;
     x->alias = 1;
     f.alias[f.n_alias++] = i;
-    for (uint32_t c = i + 1; c <= x->last_use; c++)
-      if (p->inst[c].in.op == LS_OP_LW && p->inst[c].src[0] == i) p->inst[c].plane_ptr = 1;
+    for (uint32_t ci = f.first[i]; ci < f.first[i + 1]; ci++)
+      if (p->inst[f.cons[ci]].in.op == LS_OP_LW) p->inst[f.cons[ci]].plane_ptr = 1;
   }
-  for (uint32_t i = 0; i < p->n_inst; i++)
-    if (!p->inst[i].skip) plan_direct(&f, i);
-  free(f.alias), free(f.by_inst), free(f.lo), free(f.hi), free(plane);
+  uint32_t *live = malloc(sizeof *live * (f.n_alias ? f.n_alias : 1));
+  size_t nlive = 0, next = 0;
+  for (uint32_t i = 0; live && i < p->n_inst; i++) { /* sweep: the in-place reads live at i */
+    while (next < f.n_alias && f.alias[next] <= i) live[nlive++] = f.alias[next++];
+    size_t keep = 0;
+    for (size_t k = 0; k < nlive; k++)
+      if (p->inst[live[k]].alias_end >= i) live[keep++] = live[k];
+    nlive = keep;
+    if (!p->inst[i].skip) plan_direct(&f, i, live, nlive);
+  }
+  free(live); /* out of memory: no direct writes, which is only slower */
+  free(f.first), free(f.cons), free(f.alias), free(f.by_inst), free(f.lo), free(f.hi), free(plane);
   return LS_OK;
 }
 
