@@ -548,7 +548,11 @@ void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, 
     }
     for (uint32_t i = v0; i < v1; i++) {
       memcpy(out + i * vb, c->sram + in->addr + (int64_t)i * in->stride, (size_t)k * sz);
-      for (uint32_t l = k; l < L; l++) memcpy(out + i * vb + l * sz, fill, sz);
+      if (k == L) continue;
+      if (i == v0) /* the first tail element by element, the others copied from it */
+        for (uint32_t l = k; l < L; l++) memcpy(out + i * vb + l * sz, fill, sz);
+      else
+        memcpy(out + i * vb + (size_t)k * sz, out + (size_t)v0 * vb + (size_t)k * sz, (size_t)(L - k) * sz);
     }
     return;
   }
