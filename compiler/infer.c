@@ -494,6 +494,37 @@ static int infer_node(ictx *c) {
     set_shape(y, x->dtype, r, d);
     return 0;
   }
+  if (IS("Expand")) {
+    int64_t v[LS_MAX_RANK];
+    int n;
+    if (int_list(c, 1, "shape", v, &n, LS_MAX_RANK)) return -1;
+    if (n < 0 || cg_broadcast(x->rank, x->dims, n, v, &r, d)) return fail(c, "%s", "the shape does not broadcast with the input");
+    set_shape(y, x->dtype, r, d);
+    return 0;
+  }
+  if (IS("Split")) {
+    int a = norm_axis(cg_attr_int(c->n, "axis", 0), x->rank);
+    if (a < 0 || a >= x->rank) return fail(c, "%s", "axis out of range");
+    int64_t sp[64];
+    int ns;
+    if (int_list(c, 1, "split", sp, &ns, 64)) return -1;
+    const int no = c->n->n_outputs;
+    if (ns < 0) { /* equal parts, the last one smaller if need be */
+      int64_t part = (x->dims[a] + no - 1) / no;
+      for (int k = 0; k < no && k < 64; k++) sp[k] = k < no - 1 ? part : x->dims[a] - part * (no - 1);
+      ns = no;
+    }
+    if (ns != no) return fail(c, "%s", "the split sizes do not match the outputs");
+    int64_t sum = 0;
+    for (int k = 0; k < no; k++) {
+      sum += sp[k];
+      memcpy(d, x->dims, sizeof d);
+      d[a] = sp[k];
+      if (out_t(c, k)) set_shape(out_t(c, k), x->dtype, x->rank, d);
+    }
+    if (sum != x->dims[a]) return fail(c, "%s", "the split sizes do not add up to the axis");
+    return 0;
+  }
   if (IS("Constant")) return 0; /* folded */
   snprintf(c->err, c->errlen, "%s: node %s: unsupported operator %s%s%s (opset %lld)",
            c->g->source ? c->g->source : "model", c->n->name, c->n->domain[0] ? c->n->domain : "",
@@ -597,6 +628,13 @@ static int fold_node(ictx *c) {
   int done = 1;
   if (IS("Identity") || IS("Reshape") || IS("Flatten") || IS("Squeeze") || IS("Unsqueeze") || IS("Dropout")) {
     memcpy(buf, x->data, cg_tensor_bytes(x));
+  } else if (IS("Expand")) {
+    int64_t *ix = malloc(sizeof *ix * (size_t)(total ? total : 1));
+    if (!ix) return free(buf), fail(c, "%s", "out of memory folding a constant");
+    cg_broadcast_index(x->rank, x->dims, y->rank, y->dims, ix);
+    size_t sz = ls_dtype_size(y->dtype);
+    for (int64_t i = 0; i < total; i++) memcpy(buf + (size_t)i * sz, x->data + (size_t)ix[i] * sz, sz);
+    free(ix);
   } else if (IS("Cast")) {
     for (int64_t i = 0; i < total; i++) put(buf, y->dtype, i, get_d(x, i), get_i(x, i), is_float(x->dtype));
   } else if (IS("Add") || IS("Sub") || IS("Mul") || IS("Div") || IS("Pow") || IS("Max") || IS("Min") ||

@@ -682,6 +682,158 @@ static int lower_pool(lctx *c) {
   return lower_reduce_rows(c, &j);
 }
 
+/* ---- operators built from the blocks above -------------------------------------------------- */
+
+typedef struct leaky_job {
+  int in_buf, out_buf;
+  double alpha;
+  const ls_target *tg;
+} leaky_job;
+
+/* max(x, 0) + alpha * min(x, 0): x is read twice, one read per branch of the tree */
+static void leaky_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32_t lanes) {
+  const leaky_job *j = user;
+  const int64_t vb = (int64_t)j->tg->lanes * 4;
+  int pos = lo_op_imm(g, LS_OP_MAXS, LS_F32, lo_read(g, j->in_buf, first * 4, n, vb, LS_F32, lanes, 0), 0.0);
+  int neg = lo_op_imm(g, LS_OP_MINS, LS_F32, lo_read(g, j->in_buf, first * 4, n, vb, LS_F32, lanes, 0), 0.0);
+  neg = lo_op_imm(g, LS_OP_MULS, LS_F32, neg, j->alpha);
+  lo_write(g, j->out_buf, first * 4, vb, LS_F32, lanes, lo_op(g, LS_OP_ADD, LS_F32, pos, neg, LO_NONE));
+}
+
+static int lower_leaky_relu(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  if (x->dtype != LS_F32) return fail(c, "LeakyRelu is supported for f32");
+  leaky_job j = {buf_of(c, tid(c, 0)), buf_of(c, c->n->outputs[0]), cg_attr_float(c->n, "alpha", 0.01f), &c->m->t};
+  return lo_flat(c->m, c->n->name, (uint64_t)elems(x), leaky_range, &j, c->err, c->errlen);
+}
+
+/* y = x * s + t per channel (axis 1), s = gamma / sqrt(var + eps), t = beta - mean * s; s and
+ * t are expanded over the whole tensor on the host, so the pass is one mac per element */
+static int lower_batchnorm(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  if (x->dtype != LS_F32 || x->rank < 2) return fail(c, "BatchNormalization is supported for f32 of rank >= 2");
+  for (int k = 1; k < 5; k++)
+    if (!T(c, k) || !T(c, k)->data || T(c, k)->dtype != LS_F32) return fail(c, "BatchNormalization needs constant f32 parameters");
+  const int64_t C = x->dims[1], total = elems(x), inner = total / (x->dims[0] * C);
+  const float eps = cg_attr_float(c->n, "epsilon", 1e-5f);
+  float *S = malloc(sizeof *S * (size_t)total), *Tt = malloc(sizeof *Tt * (size_t)total);
+  if (!S || !Tt) return free(S), free(Tt), fail(c, "out of memory");
+  const float *gam = (const float *)T(c, 1)->data, *bet = (const float *)T(c, 2)->data;
+  const float *mean = (const float *)T(c, 3)->data, *var = (const float *)T(c, 4)->data;
+  for (int64_t i = 0; i < total; i++) {
+    int64_t ch = i / inner % C;
+    double s = gam[ch] / sqrt((double)var[ch] + eps);
+    S[i] = (float)s;
+    Tt[i] = (float)(bet[ch] - mean[ch] * s);
+  }
+  char name[200];
+  ew_job j = {0};
+  j.n_in = 3, j.op = LS_OP_MAC, j.t = j.out_t = LS_F32, j.tg = &c->m->t;
+  j.in[0] = (ew_operand){buf_of(c, tid(c, 0)), 0, 0, LS_F32};
+  snprintf(name, sizeof name, "%s.scale", c->n->name);
+  j.in[1] = (ew_operand){lo_buf_const(c->m, name, S, (uint64_t)total * 4), 0, 0, LS_F32};
+  snprintf(name, sizeof name, "%s.shift", c->n->name);
+  j.in[2] = (ew_operand){lo_buf_const(c->m, name, Tt, (uint64_t)total * 4), 0, 0, LS_F32};
+  free(S), free(Tt);
+  j.out_buf = buf_of(c, c->n->outputs[0]);
+  return lo_flat(c->m, c->n->name, (uint64_t)total, ew_range, &j, c->err, c->errlen);
+}
+
+typedef struct scatter_job {
+  int src_buf, idx_buf, dst_buf;
+  uint32_t dst_elems;
+  ls_dtype t;
+  const ls_target *tg;
+} scatter_job;
+
+static void scatter_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32_t lanes) {
+  const scatter_job *j = user;
+  const size_t sz = ls_dtype_size(j->t);
+  const int64_t L_ = j->tg->lanes;
+  int v = lo_read(g, j->src_buf, first * sz, n, L_ * (int64_t)sz, j->t, lanes, 0);
+  int ix = lo_read(g, j->idx_buf, first * 4, n, L_ * 4, LS_I32, lanes, -1); /* -1: masked lanes go nowhere */
+  lo_scatter(g, j->dst_buf, 0, j->dst_elems, j->t, v, ix);
+}
+
+/* Concat: each input scattered to its places in the output */
+static int lower_concat(lctx *c) {
+  const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
+  int axis = (int)cg_attr_int(c->n, "axis", 0);
+  if (axis < 0) axis += y->rank;
+  if (elems(y) > INT32_MAX) return fail(c, "the result is too large to index");
+  int64_t ys[LS_MAX_RANK], at = 0;
+  strides_of(y, ys);
+  for (int k = 0; k < c->n->n_inputs; k++) {
+    const cg_tensor *x = T(c, k);
+    int64_t total = elems(x), coord[LS_MAX_RANK] = {0};
+    if (total == 0) continue;
+    int32_t *idx = malloc(sizeof *idx * (size_t)total);
+    if (!idx) return fail(c, "out of memory");
+    for (int64_t i = 0; i < total; i++) {
+      int64_t o = 0;
+      for (int d = 0; d < x->rank; d++) o += (coord[d] + (d == axis ? at : 0)) * ys[d];
+      idx[i] = (int32_t)o;
+      for (int d = x->rank - 1; d >= 0; d--) {
+        if (++coord[d] < x->dims[d]) break;
+        coord[d] = 0;
+      }
+    }
+    char name[200];
+    snprintf(name, sizeof name, "%s.idx%d", c->n->name, k);
+    scatter_job j = {buf_of(c, tid(c, k)), lo_buf_const(c->m, name, idx, (uint64_t)total * 4), buf_of(c, c->n->outputs[0]),
+                     (uint32_t)elems(y), x->dtype, &c->m->t};
+    free(idx);
+    if (lo_flat(c->m, c->n->name, (uint64_t)total, scatter_range, &j, c->err, c->errlen)) return -1;
+    at += x->dims[axis];
+  }
+  return 0;
+}
+
+/* Split: each output gathered from its slice of the input */
+static int lower_split(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  int axis = (int)cg_attr_int(c->n, "axis", 0);
+  if (axis < 0) axis += x->rank;
+  int64_t xs[LS_MAX_RANK], at = 0;
+  strides_of(x, xs);
+  for (int k = 0; k < c->n->n_outputs; k++) {
+    if (c->n->outputs[k] == CG_NONE) continue;
+    const cg_tensor *y = &c->g->tensors[c->n->outputs[k]];
+    int64_t total = elems(y), coord[LS_MAX_RANK] = {0};
+    int32_t *idx = malloc(sizeof *idx * (size_t)(total ? total : 1));
+    if (!idx) return fail(c, "out of memory");
+    for (int64_t i = 0; i < total; i++) {
+      int64_t o = 0;
+      for (int d = 0; d < y->rank; d++) o += (coord[d] + (d == axis ? at : 0)) * xs[d];
+      idx[i] = (int32_t)o;
+      for (int d = y->rank - 1; d >= 0; d--) {
+        if (++coord[d] < y->dims[d]) break;
+        coord[d] = 0;
+      }
+    }
+    int rc = total ? lower_gather_table(c, tid(c, 0), buf_of(c, c->n->outputs[k]), idx, (uint64_t)total) : 0;
+    free(idx);
+    if (rc) return rc;
+    at += y->dims[axis];
+  }
+  return 0;
+}
+
+/* Expand: a broadcast, gathered */
+static int lower_expand(lctx *c) {
+  const cg_tensor *x = T(c, 0), *y = &c->g->tensors[c->n->outputs[0]];
+  int64_t total = elems(y);
+  int64_t *ix = malloc(sizeof *ix * (size_t)(total ? total : 1));
+  int32_t *idx = malloc(sizeof *idx * (size_t)(total ? total : 1));
+  if (!ix || !idx) return free(ix), free(idx), fail(c, "out of memory");
+  cg_broadcast_index(x->rank, x->dims, y->rank, y->dims, ix);
+  for (int64_t i = 0; i < total; i++) idx[i] = (int32_t)ix[i];
+  free(ix);
+  int rc = lower_gather_table(c, tid(c, 0), buf_of(c, c->n->outputs[0]), idx, (uint64_t)total);
+  free(idx);
+  return rc;
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 static int lower_node(lctx *c) {
@@ -731,21 +883,11 @@ static int lower_node(lctx *c) {
     if (hi < INFINITY) ops[n] = LS_OP_MINS, imms[n++] = hi;
     return lower_imm(c, n, ops, imms, LS_OP_COUNT);
   }
-  if (IS("LeakyRelu")) { /* max(x, 0) + alpha * min(x, 0), as immediates on one stream */
-    const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
-    double a = cg_attr_float(c->n, "alpha", 0.01f);
-    (void)y;
-    if (a >= 0 && a <= 1) {
-      /* max(x, a*x): two reads of x */
-      ew_job j = {0};
-      j.n_in = 2, j.op = LS_OP_MAX, j.t = j.out_t = LS_F32, j.tg = &c->m->t;
-      if (operand(c, 0, &c->g->tensors[c->n->outputs[0]], &j.in[0])) return -1;
-      j.in[1] = j.in[0];
-      j.out_buf = buf_of(c, c->n->outputs[0]);
-      (void)j;
-    }
-    return fail(c, "LeakyRelu is not supported yet");
-  }
+  if (IS("LeakyRelu")) return lower_leaky_relu(c);
+  if (IS("BatchNormalization")) return lower_batchnorm(c);
+  if (IS("Concat")) return lower_concat(c);
+  if (IS("Split")) return lower_split(c);
+  if (IS("Expand")) return lower_expand(c);
   if (IS("Gemm")) return lower_gemm(c);
   if (IS("MatMul")) return lower_matmul(c);
   if (IS("Conv")) return lower_conv(c);

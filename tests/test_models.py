@@ -148,6 +148,167 @@ def error_checks(tool, work):
                  "a model that does not fit the target is refused")
 
 
+def operator_checks(tool, work):
+    """One-operator models against NumPy references written here, for the operators the
+    example models do not exercise (or exercise only in one form)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(7)
+    vi = helper.make_tensor_value_info
+    F = TensorProto.FLOAT
+
+    def case(name, nodes, inputs, want, inits=(), out_type=F, tol=1e-5):
+        """inputs: {name: array}; want: the expected output (NumPy, computed independently)"""
+        g = helper.make_graph(nodes, name, [vi(k, F if v.dtype == np.float32 else TensorProto.INT64, list(v.shape))
+                                            for k, v in inputs.items()],
+                              [vi("y", out_type, list(want.shape))], [numpy_helper.from_array(v, k) for k, v in inits])
+        path = os.path.join(work, "op_%s.onnx" % name)
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+        args = [tool, "run", path, "-o", os.path.join(work, "op_%s_y.npy" % name)]
+        for k, v in inputs.items():
+            f = os.path.join(work, "op_%s_%s.npy" % (name, k))
+            np.save(f, v)
+            args += ["--input", "%s=%s" % (k, f)]
+        for mode in ("fast", "checked"):
+            r = run(args + ["--mode", mode])
+            if r.returncode != 0:
+                check(False, "operator %s (%s)" % (name, mode), r.stderr.strip())
+                continue
+            y = np.load(os.path.join(work, "op_%s_y.npy" % name))
+            err = float(np.max(np.abs(y.astype(np.float64) - want)) / max(np.max(np.abs(want)), 1e-30)) if want.size else 0.0
+            check(y.shape == want.shape and err <= tol, "operator %s (%s)" % (name, mode), "max error %.3g relative" % err)
+
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    case("leaky_relu", [helper.make_node("LeakyRelu", ["x"], ["y"], alpha=0.1)], {"x": x}, np.where(x < 0, 0.1 * x, x))
+
+    x = rng.standard_normal((1, 3, 4, 5)).astype(np.float32)
+    gam, bet = rng.uniform(0.5, 1.5, 3).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    mean, var = rng.standard_normal(3).astype(np.float32), rng.uniform(0.5, 2, 3).astype(np.float32)
+    bn = lambda v: ((v - mean[None, :, None, None]) / np.sqrt(var[None, :, None, None] + 1e-5) * gam[None, :, None, None]
+                    + bet[None, :, None, None])
+    bn_inits = [("g", gam), ("b", bet), ("m", mean), ("v", var)]
+    case("batchnorm", [helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["y"])], {"x": x}, bn(x), bn_inits)
+    w = rng.standard_normal((3, 3, 3, 3)).astype(np.float32)
+    conv = np.zeros((1, 3, 4, 5))
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    for o in range(3):
+        for i in range(4):
+            for j in range(5):
+                conv[0, o, i, j] = np.sum(xp[0, :, i:i + 3, j:j + 3] * w[o])
+    case("conv_batchnorm_folded", [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+                                   helper.make_node("BatchNormalization", ["c", "g", "b", "m", "v"], ["y"])],
+         {"x": x}, bn(conv), bn_inits + [("w", w)])
+
+    a, b = rng.standard_normal((1, 2, 3)).astype(np.float32), rng.standard_normal((1, 4, 3)).astype(np.float32)
+    k = rng.standard_normal((1, 1, 3)).astype(np.float32)
+    case("concat", [helper.make_node("Concat", ["a", "k", "b"], ["y"], axis=1)], {"a": a, "b": b},
+         np.concatenate([a, k, b], axis=1), [("k", k)])
+
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    case("split", [helper.make_node("Split", ["x", "s"], ["p", "y"], axis=1)], {"x": x}, x[:, 2:],
+         [("s", np.array([2, 3], np.int64))])
+
+    x = rng.standard_normal((3, 1)).astype(np.float32)
+    case("expand", [helper.make_node("Expand", ["x", "s"], ["y"])], {"x": x}, np.broadcast_to(x, (2, 3, 4)),
+         [("s", np.array([2, 3, 4], np.int64))])
+
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    case("softmax_axis1", [helper.make_node("Softmax", ["x"], ["y"], axis=1)], {"x": x}, e / e.sum(axis=1, keepdims=True))
+    case("reduce_sum", [helper.make_node("ReduceSum", ["x", "ax"], ["y"], keepdims=0)], {"x": x}, x.sum(axis=(0, 2)),
+         [("ax", np.array([0, 2], np.int64))])
+    case("transpose", [helper.make_node("Transpose", ["x"], ["y"], perm=[2, 0, 1])], {"x": x}, x.transpose(2, 0, 1))
+    case("gather", [helper.make_node("Gather", ["x", "i"], ["y"], axis=2)], {"x": x}, x[:, :, [3, 0, -1]],
+         [("i", np.array([3, 0, -1], np.int64))])
+    c = rng.standard_normal((4,)).astype(np.float32)
+    case("where_greater", [helper.make_node("Greater", ["x", "c"], ["m"]), helper.make_node("Where", ["m", "x", "c"], ["y"])],
+         {"x": x}, np.where(x > c, x, c), [("c", c)])
+
+    x = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    cnt = np.pad(np.ones((5, 5)), 1)
+    avg = np.zeros((1, 2, 3, 3))
+    for i in range(3):
+        for j in range(3):
+            avg[0, :, i, j] = xp[0, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3].sum(axis=(1, 2)) / cnt[2 * i:2 * i + 3, 2 * j:2 * j + 3].sum()
+    case("average_pool_padded", [helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
+                                                  pads=[1, 1, 1, 1])], {"x": x}, avg)
+
+
+def compiler_checks(tool, work):
+    """--bind, the passes that remove nodes, a dilated convolution, and --emit-asm."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    vi = helper.make_tensor_value_info
+    rng = np.random.default_rng(11)
+    # --bind: a shape that is an input, fixed at compile time
+    g = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["r"]), helper.make_node("Relu", ["r"], ["y"])],
+                          "bind", [vi("x", TensorProto.FLOAT, [2, 6]), vi("shape", TensorProto.INT64, [2])],
+                          [vi("y", TensorProto.FLOAT, None)])
+    path = os.path.join(work, "bind.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = rng.standard_normal((2, 6)).astype(np.float32)
+    np.save(os.path.join(work, "bind_x.npy"), x)
+    np.save(os.path.join(work, "bind_shape.npy"), np.array([3, 4], np.int64))
+    out = os.path.join(work, "bind_y.npy")
+    r = run([tool, "run", path, "--bind", "shape=" + os.path.join(work, "bind_shape.npy"), "--input",
+             "x=" + os.path.join(work, "bind_x.npy"), "-o", out])
+    ok = r.returncode == 0 and np.array_equal(np.load(out), np.maximum(x.reshape(3, 4), 0))
+    check(ok, "--bind fixes a shape input at compile time", r.stderr.strip())
+    r = run([tool, "compile", path])
+    check(r.returncode != 0 and "input shape" in r.stderr and "must be a constant" in r.stderr,
+          "without --bind, a shape input is an error that names it", r.stderr.strip())
+
+    # Identity and Dropout are removed, Relu fused: one operator left to lower
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    g = helper.make_graph([helper.make_node("Identity", ["x"], ["i"]), helper.make_node("Dropout", ["i"], ["d"]),
+                           helper.make_node("MatMul", ["d", "w"], ["m"]), helper.make_node("Relu", ["m"], ["y"])],
+                          "simplify", [vi("x", TensorProto.FLOAT, [2, 4])], [vi("y", TensorProto.FLOAT, [2, 3])],
+                          [numpy_helper.from_array(w, "w")])
+    path = os.path.join(work, "simplify.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    r = run([tool, "compile", path])
+    check(r.returncode == 0 and "(4 nodes; 1 to lower" in r.stdout and "operators:    MatMul 1" in r.stdout,
+          "Identity and Dropout dropped, Relu fused into MatMul", r.stdout.strip().splitlines()[0] if r.stdout else r.stderr)
+    xs = rng.standard_normal((2, 4)).astype(np.float32)
+    np.save(os.path.join(work, "simplify_x.npy"), xs)
+    out = os.path.join(work, "simplify_y.npy")
+    r = run([tool, "run", path, "--input", os.path.join(work, "simplify_x.npy"), "-o", out])
+    want = np.maximum(xs.astype(np.float64) @ w, 0)
+    check(r.returncode == 0 and np.max(np.abs(np.load(out) - want)) < 1e-5, "... and computes the same", r.stderr.strip())
+
+    # a dilated, strided, grouped convolution against a direct loop
+    x = rng.standard_normal((1, 4, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((6, 2, 3, 3)).astype(np.float32)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (2, 2), (2, 2)))
+    want = np.zeros((1, 6, 5, 5))
+    for o in range(6):
+        grp = o // 3
+        for i in range(5):
+            for j in range(5):
+                win = xp[0, 2 * grp:2 * grp + 2, 2 * i:2 * i + 5:2, 2 * j:2 * j + 5:2]
+                want[0, o, i, j] = np.sum(win * w[o])
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"], dilations=[2, 2], strides=[2, 2], pads=[2, 2, 2, 2],
+                                            group=2)], "dil", [vi("x", TensorProto.FLOAT, [1, 4, 9, 9])],
+                          [vi("y", TensorProto.FLOAT, [1, 6, 5, 5])], [numpy_helper.from_array(w, "w")])
+    path = os.path.join(work, "dilated.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    np.save(os.path.join(work, "dilated_x.npy"), x)
+    out = os.path.join(work, "dilated_y.npy")
+    r = run([tool, "run", path, "--input", os.path.join(work, "dilated_x.npy"), "-o", out])
+    err = np.max(np.abs(np.load(out) - want)) / np.max(np.abs(want)) if r.returncode == 0 else 1
+    check(err < 1e-5, "a dilated, strided, grouped convolution", "max error %.3g relative %s" % (err, r.stderr.strip()))
+
+    # --emit-asm: the assembly text of a compiled model assembles to the identical program
+    lsp, lsa, again = (os.path.join(work, "cnn_emit" + e) for e in (".lsp", ".lsa", "_again.lsp"))
+    r = run([tool, "compile", os.path.join(work, "cnn.onnx"), "-o", lsp, "--emit-asm", lsa])
+    r2 = run([tool, "asm", lsa, "-o", again]) if r.returncode == 0 else r
+    same = r2.returncode == 0 and open(lsp, "rb").read() == open(again, "rb").read()
+    check(same, "--emit-asm writes text that assembles to the identical program", (r.stderr + r2.stderr).strip())
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
@@ -157,6 +318,8 @@ def main():
     for name, tol in MODELS.items():
         model_checks(tool, work, name, tol)
     digits_accuracy(tool, work)
+    operator_checks(tool, work)
+    compiler_checks(tool, work)
     error_checks(tool, work)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
