@@ -278,9 +278,32 @@ static int infer_node(ictx *c) {
   if (IS("Relu") || IS("Sqrt") || IS("Erf") || IS("Exp") || IS("Log") || IS("Tanh") || IS("Sigmoid") ||
       IS("Neg") || IS("Abs") || IS("Reciprocal") || IS("Floor") || IS("Ceil") || IS("Identity") || IS("Dropout") ||
       IS("Clip") || IS("LeakyRelu") || IS("Softmax") || IS("BatchNormalization") || IS("Round") || IS("Sin") ||
-      IS("Cos") || IS("Not") || IS("HardSigmoid") || IS("Elu") || IS("Selu") || IS("Softplus") || IS("LogSoftmax")) {
-    set_shape(y, x->dtype, x->rank, x->dims);
-    if (IS("Dropout") && out_t(c, 1)) set_shape(out_t(c, 1), LS_BOOL, x->rank, x->dims);
+      IS("Cos") || IS("Not") || IS("HardSigmoid") || IS("Elu") || IS("Selu") || IS("Softplus") || IS("LogSoftmax") ||
+      IS("Tan") || IS("Atan") || IS("Asin") || IS("Acos") || IS("Sinh") || IS("Cosh") || IS("Asinh") || IS("Acosh") ||
+      IS("Atanh") || IS("Sign") || IS("IsNaN") || IS("IsInf") || IS("HardSwish") || IS("Celu") || IS("Softsign") ||
+      IS("ThresholdedRelu") || IS("Shrink") || IS("CastLike") || IS("Hardmax")) {
+    ls_dtype dt = IS("IsNaN") || IS("IsInf") ? LS_BOOL : IS("CastLike") ? in_t(c, 1)->dtype : x->dtype;
+    set_shape(y, dt, x->rank, x->dims);
+    if (IS("Dropout")) {
+      const cg_tensor *tm = in_t(c, 2), *ratio = in_t(c, 1);
+      if (tm && !tm->data) return fail(c, "input %s (training_mode) must be a constant", tm->name);
+      if (ratio && !ratio->data) return fail(c, "input %s (ratio) must be a constant", ratio->name);
+      double rv = ratio ? (ratio->dtype == LS_F32 ? (double)*(const float *)ratio->data : get_d(ratio, 0)) : 0.5;
+      if (tm && cg_const_int(tm, 0) && rv != 0)
+        return fail(c, "%s", "training-mode Dropout draws random numbers (expected training_mode false or ratio 0)");
+    }
+    if (IS("Dropout") && out_t(c, 1)) { /* the mask: all true when nothing is dropped */
+      cg_tensor *mk = out_t(c, 1);
+      set_shape(mk, LS_BOOL, x->rank, x->dims);
+      int64_t n = cg_tensor_elems(x);
+      uint8_t *ones = malloc((size_t)(n ? n : 1));
+      if (!ones) return fail(c, "%s", "out of memory");
+      memset(ones, 1, (size_t)(n ? n : 1));
+      int rc = cg_set_const(mk, ones, (size_t)n);
+      free(ones);
+      if (rc) return fail(c, "%s", "out of memory");
+      mk->producer = CG_NONE;
+    }
     return 0;
   }
   if (IS("Cast")) {
@@ -291,7 +314,7 @@ static int infer_node(ictx *c) {
   }
   if (IS("Add") || IS("Sub") || IS("Mul") || IS("Div") || IS("Pow") || IS("Equal") || IS("Less") || IS("Greater") ||
       IS("LessOrEqual") || IS("GreaterOrEqual") || IS("And") || IS("Or") || IS("Xor") || IS("Mod") || IS("Max") ||
-      IS("Min") || IS("Sum") || IS("Where") || IS("PRelu")) {
+      IS("Min") || IS("Sum") || IS("Where") || IS("PRelu") || IS("Mean") || IS("BitShift")) {
     int64_t cur[LS_MAX_RANK];
     int rc = x->rank;
     memcpy(cur, x->dims, sizeof cur);
@@ -477,7 +500,8 @@ static int infer_node(ictx *c) {
     }
     return 0;
   }
-  if (IS("ReduceMean") || IS("ReduceSum") || IS("ReduceMax") || IS("ReduceMin")) {
+  if (IS("ReduceMean") || IS("ReduceSum") || IS("ReduceMax") || IS("ReduceMin") || IS("ReduceProd") || IS("ReduceL1") ||
+      IS("ReduceL2") || IS("ReduceLogSum") || IS("ReduceLogSumExp") || IS("ReduceSumSquare")) {
     int64_t ax[LS_MAX_RANK];
     int na;
     if (int_list(c, IS("ReduceSum") ? 1 : 99, "axes", ax, &na, LS_MAX_RANK)) return -1;

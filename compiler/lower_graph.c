@@ -184,6 +184,122 @@ static int lower_imm(lctx *c, int n_post, const ls_op *ops, const double *imms, 
   return lo_flat(c->m, c->n->name, (uint64_t)elems(y), ew_range, &j, c->err, c->errlen);
 }
 
+/* ---- elementwise expression trees ----------------------------------------------------------
+ * A tree in prefix order over the node's operands, lowered as one flat pass: E_OP(op) takes
+ * its operands from the tokens after it; E_IN(k) reads operand k (again at every use: a
+ * stream has one consumer); E_IMM(op, v) applies an immediate op to the tree after it;
+ * E_CONST(v) is v in every lane (a splat timed by a read of operand 0); E_CVT(t) converts
+ * the tree after it to type t (LS_DTYPE_COUNT: the output's type; nothing if already so).
+ * An op's type is its first operand's (SEL: its second's). */
+enum { EX_OP, EX_IN, EX_IMM, EX_CONST, EX_CVT };
+typedef struct ex_tok {
+  uint8_t kind;
+  ls_op op;
+  int in;
+  double imm;
+  ls_dtype t;
+} ex_tok;
+#define E_OP(o) ((ex_tok){EX_OP, (o), 0, 0, LS_DTYPE_COUNT})
+#define E_IN(k) ((ex_tok){EX_IN, LS_OP_COUNT, (k), 0, LS_DTYPE_COUNT})
+#define E_IMM(o, v) ((ex_tok){EX_IMM, (o), 0, (v), LS_DTYPE_COUNT})
+#define E_CONST(v) ((ex_tok){EX_CONST, LS_OP_SPLAT, 0, (v), LS_DTYPE_COUNT})
+#define E_CONST_T(v, ty) ((ex_tok){EX_CONST, LS_OP_SPLAT, 0, (v), (ty)})
+#define E_CVT(ty) ((ex_tok){EX_CVT, LS_OP_CVT, 0, 0, (ty)})
+#define EX_MAX 96
+
+typedef struct ex_job {
+  ew_operand in[8];
+  int n_in;
+  ex_tok tok[EX_MAX];
+  int n_tok;
+  ls_dtype out_t, const_t; /* const_t: the type of E_CONST without one (the first operand's) */
+  int out_buf;
+  const ls_target *tg;
+  /* while building */
+  lo_group *g;
+  uint64_t first;
+  uint32_t n, lanes;
+  int pos;
+} ex_job;
+
+static int ex_read(ex_job *j, int k) {
+  const ew_operand *o = &j->in[k];
+  size_t sz = ls_dtype_size(o->t);
+  if (o->splat) return lo_read(j->g, o->buf, o->off, j->n, 0, o->t, 0, 0);
+  return lo_read(j->g, o->buf, o->off + j->first * sz, j->n, (int64_t)(j->tg->lanes * sz), o->t, j->lanes, 0);
+}
+
+static int ex_build(ex_job *j, ls_dtype *t) {
+  const ex_tok *k = &j->tok[j->pos++];
+  int a, b = LO_NONE, cc = LO_NONE;
+  ls_dtype ta, tb = LS_DTYPE_COUNT;
+  switch (k->kind) {
+  case EX_IN:
+    *t = j->in[k->in].t;
+    return ex_read(j, k->in);
+  case EX_CONST:
+    *t = k->t == LS_DTYPE_COUNT ? j->const_t : k->t;
+    return lo_op_imm(j->g, LS_OP_SPLAT, *t, ex_read(j, 0), k->imm);
+  case EX_CVT: {
+    ls_dtype to = k->t == LS_DTYPE_COUNT ? j->out_t : k->t;
+    a = ex_build(j, &ta);
+    *t = to;
+    return ta == to ? a : lo_cvt(j->g, ta, to, a);
+  }
+  case EX_IMM:
+    a = ex_build(j, &ta);
+    *t = ta;
+    return lo_op_imm(j->g, k->op, ta, a, k->imm);
+  default: break;
+  }
+  const ls_format f = ls_ops[k->op].format;
+  a = ex_build(j, &ta);
+  if (f == LS_FMT_BIN || f == LS_FMT_TER) b = ex_build(j, &tb);
+  if (f == LS_FMT_TER) {
+    ls_dtype tc;
+    cc = ex_build(j, &tc);
+  }
+  ls_dtype opt = k->op == LS_OP_SEL ? tb : ta;
+  *t = k->op == LS_OP_EQ || k->op == LS_OP_NE || k->op == LS_OP_LT || k->op == LS_OP_LE ? LS_BOOL : opt;
+  return lo_op(j->g, k->op, opt, a, b, cc);
+}
+
+static void ex_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32_t lanes) {
+  ex_job *j = user;
+  j->g = g, j->first = first, j->n = n, j->lanes = lanes, j->pos = 0;
+  ls_dtype t;
+  int v = ex_build(j, &t);
+  if (t != j->out_t) v = lo_cvt(g, t, j->out_t, v);
+  lo_write(g, j->out_buf, first * ls_dtype_size(j->out_t), (int64_t)(j->tg->lanes * ls_dtype_size(j->out_t)), j->out_t,
+           lanes, v);
+}
+
+/* the node's output 0 = the tree over its inputs (broadcast to the output's shape) */
+static int lower_expr(lctx *c, const ex_tok *tok, int n_tok) {
+  const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
+  ex_job *j = calloc(1, sizeof *j);
+  if (!j || n_tok > EX_MAX) return free(j), fail(c, "out of memory");
+  for (int k = 0; k < c->n->n_inputs && k < 8; k++) {
+    if (!T(c, k)) continue;
+    if (operand(c, k, y, &j->in[k])) return free(j), -1;
+    j->n_in = k + 1;
+  }
+  memcpy(j->tok, tok, sizeof *tok * (size_t)n_tok);
+  j->n_tok = n_tok;
+  j->out_t = y->dtype;
+  j->const_t = T(c, 0)->dtype;
+  j->out_buf = buf_of(c, c->n->outputs[0]);
+  j->tg = &c->m->t;
+  int rc = lo_flat(c->m, c->n->name, (uint64_t)elems(y), ex_range, j, c->err, c->errlen);
+  free(j);
+  return rc;
+}
+#define EXPR(...)                                              \
+  do {                                                         \
+    const ex_tok tk_[] = {__VA_ARGS__};                        \
+    return lower_expr(c, tk_, (int)(sizeof tk_ / sizeof *tk_)); \
+  } while (0)
+
 /* copy tensor src into tensor dst's buffer (graph outputs that alias something else) */
 static int copy_tensor(lctx *c, int src, int dst_buf) {
   const cg_tensor *x = &c->g->tensors[src];
@@ -280,20 +396,35 @@ typedef struct red_job {
   int gbuf, out_buf;
   uint32_t R;
   uint64_t Q;
-  ls_op op;        /* VSUM or VMAX */
+  ls_op op;        /* VSUM or VMAX; MUL or MIN: a chain over the rows */
   double scale;    /* 1: none */
   ls_dtype t;
+  ls_op pre, post; /* LS_OP_COUNT: none; pre MUL: squared */
 } red_job;
 
 static int lower_reduce_rows(lctx *c, const red_job *j) {
   const uint64_t blocks = (j->Q + L - 1) / L;
   const size_t sz = ls_dtype_size(j->t);
+  const int chain = j->op == LS_OP_MUL || j->op == LS_OP_MIN;
+  if (chain && j->R > 256) return fail(c, "a product or minimum over more than 256 values is not supported");
   for (uint64_t b = 0; b < blocks; b++) {
     uint32_t lanes = b + 1 == blocks && j->Q % L ? (uint32_t)(j->Q % L) : 0;
     lo_group *g = lo_group_new(c->m, c->n->name);
-    int v = lo_read(g, j->gbuf, b * L * sz, j->R, (int64_t)(j->Q * sz), j->t, lanes, 0);
-    v = lo_op(g, j->op, j->t, v, LO_NONE, LO_NONE);
+    int v;
+    if (chain) {
+      v = lo_read(g, j->gbuf, b * L * sz, 1, 0, j->t, lanes, 0);
+      for (uint32_t r = 1; r < j->R; r++)
+        v = lo_op(g, j->op, j->t, v, lo_read(g, j->gbuf, (r * j->Q + b * L) * sz, 1, 0, j->t, lanes, 0), LO_NONE);
+    } else {
+      v = lo_read(g, j->gbuf, b * L * sz, j->R, (int64_t)(j->Q * sz), j->t, lanes, 0);
+      if (j->pre == LS_OP_MUL)
+        v = lo_op(g, LS_OP_MUL, j->t, v, lo_read(g, j->gbuf, b * L * sz, j->R, (int64_t)(j->Q * sz), j->t, lanes, 0), LO_NONE);
+      else if (j->pre != LS_OP_COUNT && j->pre != 0)
+        v = lo_op(g, j->pre, j->t, v, LO_NONE, LO_NONE);
+      v = lo_op(g, j->op, j->t, v, LO_NONE, LO_NONE);
+    }
     if (j->scale != 1.0) v = lo_op_imm(g, LS_OP_MULS, j->t, v, j->scale);
+    if (j->post != LS_OP_COUNT && j->post != 0) v = lo_op(g, j->post, j->t, v, LO_NONE, LO_NONE);
     lo_write(g, j->out_buf, b * L * sz, (int64_t)(L * sz), j->t, lanes, v);
     if (lo_finish(g, &c->m->t, c->err, c->errlen)) return -1;
   }
@@ -359,9 +490,18 @@ static int lower_reduce(lctx *c) {
   free(idx);
   if (rc) return rc;
   int is_max = !strcmp(op, "ReduceMax") || !strcmp(op, "GlobalMaxPool");
-  red_job j = {gb, buf_of(c, c->n->outputs[0]), R, Q, is_max ? LS_OP_VMAX : LS_OP_VSUM, 1.0, x->dtype};
+  red_job j = {gb, buf_of(c, c->n->outputs[0]), R, Q, is_max ? LS_OP_VMAX : LS_OP_VSUM, 1.0, x->dtype, LS_OP_COUNT, LS_OP_COUNT};
   if (!strcmp(op, "ReduceMean") || !strcmp(op, "GlobalAveragePool")) j.scale = 1.0 / R;
-  if (!strcmp(op, "ReduceMin")) return fail(c, "ReduceMin is not supported yet");
+  if (!strcmp(op, "ReduceMin")) j.op = LS_OP_MIN;
+  if (!strcmp(op, "ReduceProd")) j.op = LS_OP_MUL;
+  if (!strcmp(op, "ReduceL1")) j.pre = LS_OP_ABS;
+  if (!strcmp(op, "ReduceL2") || !strcmp(op, "ReduceSumSquare")) j.pre = LS_OP_MUL;
+  if (!strcmp(op, "ReduceL2")) j.post = LS_OP_SQRT;
+  if (!strcmp(op, "ReduceLogSum")) j.post = LS_OP_LOG;
+  if (!strcmp(op, "ReduceLogSumExp")) j.pre = LS_OP_EXP, j.post = LS_OP_LOG;
+  if ((j.pre == LS_OP_EXP || j.post != LS_OP_COUNT) && ls_dtype_class(x->dtype) != 'F')
+    return fail(c, "this reduction is supported for float types");
+  if (R == 0) return fail(c, "a reduction over no elements is not supported");
   return lower_reduce_rows(c, &j);
 }
 
@@ -665,7 +805,7 @@ static int lower_pool(lctx *c) {
   if (!is_max && uneven && !count_pad) { /* divide by each window's own count */
     snprintf(name, sizeof name, "%s.sum", c->n->name);
     int sb = lo_buf_new(c->m, name, Q * 4);
-    red_job j = {gb, sb, R, Q, LS_OP_VSUM, 1.0, LS_F32};
+    red_job j = {gb, sb, R, Q, LS_OP_VSUM, 1.0, LS_F32, LS_OP_COUNT, LS_OP_COUNT};
     if (lower_reduce_rows(c, &j)) return free(cnt), -1;
     snprintf(name, sizeof name, "%s.count", c->n->name);
     int cb = lo_buf_const(c->m, name, cnt, Q * 4);
@@ -678,7 +818,8 @@ static int lower_pool(lctx *c) {
     return lo_flat(c->m, c->n->name, Q, ew_range, &e, c->err, c->errlen);
   }
   free(cnt);
-  red_job j = {gb, buf_of(c, c->n->outputs[0]), R, Q, is_max ? LS_OP_VMAX : LS_OP_VSUM, is_max ? 1.0 : 1.0 / R, LS_F32};
+  red_job j = {gb, buf_of(c, c->n->outputs[0]), R, Q, is_max ? LS_OP_VMAX : LS_OP_VSUM, is_max ? 1.0 : 1.0 / R, LS_F32,
+               LS_OP_COUNT, LS_OP_COUNT};
   return lower_reduce_rows(c, &j);
 }
 
@@ -834,6 +975,91 @@ static int lower_expand(lctx *c) {
   return rc;
 }
 
+/* Operators that are one expression tree. Returns 0 or -1 when it lowered (or failed on) the
+ * node, 1 if the node is not one of them. */
+static int lower_more_elementwise(lctx *c, const char *op) {
+#define IS(name) (strcmp(op, name) == 0)
+#define O(x) E_OP(LS_OP_##x)
+#define I(x, v) E_IMM(LS_OP_##x, v)
+  const ls_dtype yt = c->g->tensors[c->n->outputs[0]].dtype;
+  const double PI_2 = 1.5707963267948966;
+  const float alpha = cg_attr_float(c->n, "alpha", IS("Selu") ? 1.67326319217681884765625f : IS("HardSigmoid") ? 0.2f
+                                                 : IS("LeakyRelu") ? 0.01f : 1.0f);
+  c->err[0] = 0;
+  if (IS("Atan")) EXPR(O(ATAN), E_IN(0));
+  if (IS("Tan")) EXPR(O(DIV), O(SIN), E_IN(0), O(COS), E_IN(0));
+  if (IS("Sinh")) EXPR(I(MULS, 0.5), O(SUB), O(EXP), E_IN(0), O(EXP), O(NEG), E_IN(0));
+  if (IS("Cosh")) EXPR(I(MULS, 0.5), O(ADD), O(EXP), E_IN(0), O(EXP), O(NEG), E_IN(0));
+#define ASIN O(ATAN), O(DIV), E_IN(0), O(SQRT), I(ADDS, 1), I(MULS, -1), O(MUL), E_IN(0), E_IN(0)
+  if (IS("Asin")) EXPR(ASIN);
+  if (IS("Acos")) EXPR(I(ADDS, PI_2), I(MULS, -1), ASIN);
+#undef ASIN
+  if (IS("Asinh")) EXPR(O(LOG), O(ADD), E_IN(0), O(SQRT), I(ADDS, 1), O(MUL), E_IN(0), E_IN(0));
+  if (IS("Acosh")) EXPR(O(LOG), O(ADD), E_IN(0), O(SQRT), I(ADDS, -1), O(MUL), E_IN(0), E_IN(0));
+  if (IS("Atanh")) EXPR(I(MULS, 0.5), O(LOG), O(DIV), I(ADDS, 1), E_IN(0), I(ADDS, 1), I(MULS, -1), E_IN(0));
+  if (IS("Sign")) EXPR(O(SUB), E_CVT(yt), O(LT), E_CONST(0), E_IN(0), E_CVT(yt), O(LT), E_IN(0), E_CONST(0));
+  if (IS("IsNaN")) EXPR(O(NE), E_IN(0), E_IN(0));
+  if (IS("IsInf")) {
+    const int pos = (int)cg_attr_int(c->n, "detect_positive", 1), neg = (int)cg_attr_int(c->n, "detect_negative", 1);
+    if (pos && neg) EXPR(O(OR), O(EQ), E_IN(0), E_CONST(INFINITY), O(EQ), E_IN(0), E_CONST(-INFINITY));
+    if (pos) EXPR(O(EQ), E_IN(0), E_CONST(INFINITY));
+    if (neg) EXPR(O(EQ), E_IN(0), E_CONST(-INFINITY));
+    EXPR(O(LT), E_IN(0), E_CONST(-INFINITY)); /* never */
+  }
+  if (IS("HardSwish")) EXPR(O(MUL), E_IN(0), I(MINS, 1), I(MAXS, 0), I(ADDS, 0.5), I(MULS, 1.0 / 6), E_IN(0));
+  if (IS("HardSigmoid"))
+    EXPR(I(MINS, 1), I(MAXS, 0), I(ADDS, cg_attr_float(c->n, "beta", 0.5f)), I(MULS, alpha), E_IN(0));
+  if (IS("Elu")) EXPR(O(SEL), O(LT), E_IN(0), E_CONST(0), I(MULS, alpha), I(ADDS, -1), O(EXP), E_IN(0), E_IN(0));
+  if (IS("Selu"))
+    EXPR(I(MULS, cg_attr_float(c->n, "gamma", 1.05070102214813232421875f)), O(SEL), O(LE), E_IN(0), E_CONST(0),
+         I(MULS, alpha), I(ADDS, -1), O(EXP), E_IN(0), E_IN(0));
+  if (IS("Celu"))
+    EXPR(O(ADD), I(MAXS, 0), E_IN(0), I(MINS, 0), I(MULS, alpha), I(ADDS, -1), O(EXP), I(MULS, 1.0 / alpha), E_IN(0));
+  if (IS("Softplus")) EXPR(O(LOG), I(ADDS, 1), O(EXP), E_IN(0));
+  if (IS("Softsign")) EXPR(O(DIV), E_IN(0), I(ADDS, 1), O(ABS), E_IN(0));
+  if (IS("ThresholdedRelu")) EXPR(O(SEL), O(LT), E_CONST(alpha), E_IN(0), E_IN(0), E_CONST(0));
+  if (IS("Shrink")) {
+    const double l = cg_attr_float(c->n, "lambd", 0.5f), b = cg_attr_float(c->n, "bias", 0);
+    EXPR(O(SEL), O(LT), E_IN(0), E_CONST(-l), I(ADDS, b), E_IN(0), O(SEL), O(LT), E_CONST(l), E_IN(0), I(ADDS, -b),
+         E_IN(0), E_CONST(0));
+  }
+  if (IS("PRelu")) EXPR(O(SEL), O(LT), E_IN(0), E_CONST(0), O(MUL), E_IN(0), E_IN(1), E_IN(0));
+  if (IS("Mod")) EXPR(O(FMOD), E_IN(0), E_IN(1)); /* fmod = 1; fmod = 0 is lowered before */
+  if (IS("BitShift")) {
+    if (!strcmp(cg_attr_string(c->n, "direction", ""), "RIGHT")) EXPR(O(SHR), E_IN(0), E_IN(1));
+    EXPR(O(SHL), E_IN(0), E_IN(1));
+  }
+  if (IS("Pow")) { /* mixed or integer types: through a float type */
+    ls_dtype ft = ls_dtype_class(T(c, 0)->dtype) == 'F' ? T(c, 0)->dtype : LS_F64;
+    EXPR(E_CVT(yt), O(POW), E_CVT(ft), E_IN(0), E_CVT(ft), E_IN(1));
+  }
+  if (IS("Clip")) { /* bounds computed at run time */
+    ex_tok t[8];
+    int n = 0;
+    if (T(c, 2)) t[n++] = O(MIN);
+    if (T(c, 1)) t[n++] = O(MAX);
+    t[n++] = E_IN(0);
+    if (T(c, 1)) t[n++] = E_IN(1);
+    if (T(c, 2)) t[n++] = E_IN(2);
+    return lower_expr(c, t, n);
+  }
+  if (IS("Sum") || IS("Mean") || IS("Max") || IS("Min")) {
+    ex_tok t[EX_MAX];
+    int n = 0, k = c->n->n_inputs;
+    if (k > EX_MAX / 2 || k > 8) return fail(c, "too many inputs");
+    if (IS("Mean")) t[n++] = I(MULS, 1.0 / k);
+    for (int i = 1; i < k; i++) t[n++] = IS("Max") ? O(MAX) : IS("Min") ? O(MIN) : O(ADD);
+    t[n++] = E_IN(0);
+    for (int i = 1; i < k; i++) t[n++] = E_IN(i);
+    return lower_expr(c, t, n);
+  }
+  if (IS("CastLike")) return lower_ew(c, LS_OP_CVT, 1, 0);
+  return 1;
+#undef O
+#undef I
+#undef IS
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 static int lower_node(lctx *c) {
@@ -853,24 +1079,22 @@ static int lower_node(lctx *c) {
     if (IS(unary[i].name)) return lower_ew(c, unary[i].op, 1, 0);
   for (size_t i = 0; i < sizeof binary / sizeof *binary; i++)
     if (IS(binary[i].name)) {
-      if ((IS("Max") || IS("Min")) && c->n->n_inputs != 2) return fail(c, "Max/Min of other than two inputs is not supported yet");
-      if (IS("Pow") && T(c, 1)->dtype != T(c, 0)->dtype) return fail(c, "Pow with mixed types is not supported yet");
+      if ((IS("Max") || IS("Min")) && c->n->n_inputs != 2) break;
+      if (IS("Pow") && (T(c, 1)->dtype != T(c, 0)->dtype || ls_dtype_class(T(c, 0)->dtype) != 'F')) break;
       return lower_ew(c, binary[i].op, 2, 0);
     }
   if (IS("Greater")) return lower_ew(c, LS_OP_LT, 2, 1);
   if (IS("GreaterOrEqual")) return lower_ew(c, LS_OP_LE, 2, 1);
   if (IS("Where")) return lower_ew(c, LS_OP_SEL, 3, 0);
   if (IS("Mod")) {
-    if (cg_attr_int(c->n, "fmod", 0)) return fail(c, "Mod with fmod=1 is not supported yet");
-    return lower_ew(c, LS_OP_MOD, 2, 0);
+    if (!cg_attr_int(c->n, "fmod", 0)) return lower_ew(c, LS_OP_MOD, 2, 0);
   }
   if (IS("Cast")) return lower_ew(c, LS_OP_CVT, 1, 0);
-  if (IS("Clip")) {
+  if (IS("Clip") && !((T(c, 1) && !T(c, 1)->data) || (T(c, 2) && !T(c, 2)->data))) { /* else: below */
     double lo = -INFINITY, hi = INFINITY;
     for (int k = 1; k <= 2; k++) {
       const cg_tensor *b = T(c, k);
       if (!b) continue;
-      if (!b->data) return fail(c, "Clip's bounds must be constants");
       double v = ls_dtype_class(b->dtype) == 'F' ? (double)((const float *)b->data)[0] : (double)cg_const_int(b, 0);
       if (k == 1) lo = v;
       else hi = v;
@@ -892,9 +1116,7 @@ static int lower_node(lctx *c) {
   if (IS("MatMul")) return lower_matmul(c);
   if (IS("Conv")) return lower_conv(c);
   if (IS("MaxPool") || IS("AveragePool")) return lower_pool(c);
-  if (IS("GlobalAveragePool") || IS("GlobalMaxPool") || IS("ReduceMean") || IS("ReduceSum") || IS("ReduceMax") ||
-      IS("ReduceMin"))
-    return lower_reduce(c);
+  if (IS("GlobalAveragePool") || IS("GlobalMaxPool") || !strncmp(op, "Reduce", 6)) return lower_reduce(c);
   if (IS("Softmax")) return lower_softmax(c);
   if (IS("Transpose") || IS("Slice")) return lower_index(c);
   if (IS("Gather")) {
@@ -906,6 +1128,7 @@ static int lower_node(lctx *c) {
     c->buf[c->n->outputs[0]] = buf_of(c, tid(c, 0));
     return 0;
   }
+  if (lower_more_elementwise(c, op) != 1) return c->err[0] ? -1 : 0;
   return fail(c, "has no lowering yet");
 #undef IS
 }
