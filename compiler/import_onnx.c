@@ -22,7 +22,7 @@
 #include "ir.h"
 #include "onnx.pb-c.h"
 
-#define OPSET_MIN 7
+#define OPSET_MIN 6
 #define OPSET_MAX 17
 /* Deepest message nesting accepted (what Python's protobuf allows too). protobuf-c
  * recurses once per level and has no limit of its own: a crafted file would overflow

@@ -549,6 +549,62 @@ static int infer_node(ictx *c) {
     if (sum != x->dims[a]) return fail(c, "%s", "the split sizes do not add up to the axis");
     return 0;
   }
+  if (IS("Size")) {
+    set_shape(y, LS_I64, 0, d);
+    int64_t n = cg_tensor_elems(x);
+    if (cg_set_const(y, &n, 8)) return fail(c, "%s", "out of memory");
+    return 0;
+  }
+  if (IS("ConstantOfShape") || IS("EyeLike") || IS("Range")) { /* values known here */
+    int64_t v[LS_MAX_RANK];
+    int n = 0;
+    ls_dtype dt = LS_F32;
+    uint8_t one[8] = {0};
+    if (IS("ConstantOfShape")) {
+      if (int_list(c, 0, "", v, &n, LS_MAX_RANK)) return -1;
+      const cg_attr *va = cg_attr_find(c->n, "value");
+      if (va && va->kind == CG_ATTR_TENSOR) {
+        const cg_tensor *vt = &c->g->tensors[va->i];
+        dt = vt->dtype;
+        memcpy(one, vt->data, ls_dtype_size(dt));
+      }
+    } else if (IS("EyeLike")) {
+      if (x->rank != 2) return fail(c, "%s", "EyeLike takes a matrix");
+      n = 2, v[0] = x->dims[0], v[1] = x->dims[1];
+      int od = onnx_dtype(cg_attr_int(c->n, "dtype", -1));
+      dt = cg_attr_find(c->n, "dtype") ? (od < 0 ? LS_F32 : (ls_dtype)od) : x->dtype;
+    } else {
+      for (int k = 0; k < 3; k++)
+        if (!in_t(c, k) || !in_t(c, k)->data) return fail(c, "input %s must be a constant", in_t(c, k) ? in_t(c, k)->name : "?");
+      dt = x->dtype;
+      double st = get_d(x, 0), lim = get_d(in_t(c, 1), 0), dl = get_d(in_t(c, 2), 0);
+      double cnt = dl != 0 ? ceil((lim - st) / dl) : 0;
+      n = 1, v[0] = cnt > 0 ? (int64_t)cnt : 0;
+    }
+    set_shape(y, dt, n, v);
+    int64_t total = cg_tensor_elems(y);
+    if (total < 0 || total > FOLD_MAX_ELEMS) return fail(c, "%s", "too many elements to make");
+    size_t sz = ls_dtype_size(dt);
+    uint8_t *buf = calloc((size_t)(total ? total : 1), sz);
+    if (!buf) return fail(c, "%s", "out of memory");
+    int64_t k = cg_attr_int(c->n, "k", 0);
+    for (int64_t i = 0; i < total; i++) {
+      if (IS("ConstantOfShape")) memcpy(buf + (size_t)i * sz, one, sz);
+      else if (IS("EyeLike")) put(buf, dt, i, 1, 1, 0), put(buf, dt, i, 0, i % v[1] - i / v[1] == k, 0);
+      else if (is_float(dt)) put(buf, dt, i, get_d(x, 0) + (double)i * get_d(in_t(c, 2), 0), 0, 1);
+      else put(buf, dt, i, 0, get_i(x, 0) + i * get_i(in_t(c, 2), 0), 0);
+    }
+    int rc = cg_set_const(y, buf, (size_t)total * sz);
+    free(buf);
+    return rc ? fail(c, "%s", "out of memory") : 0;
+  }
+  if (IS("Trilu")) {
+    cg_tensor *k = in_t(c, 1);
+    if (k && !k->data) return fail(c, "input %s must be a constant", k->name);
+    if (x->rank < 2) return fail(c, "%s", "Trilu takes a tensor of rank >= 2");
+    set_shape(y, x->dtype, x->rank, x->dims);
+    return 0;
+  }
   if (IS("Constant")) return 0; /* folded */
   snprintf(c->err, c->errlen, "%s: node %s: unsupported operator %s%s%s (opset %lld)",
            c->g->source ? c->g->source : "model", c->n->name, c->n->domain[0] ? c->n->domain : "",
@@ -772,7 +828,9 @@ int cg_infer(cg_graph *g, char *err, size_t errlen) {
       return -1;
     }
     if (infer_node(&c)) return -1;
-    int f = fold_node(&c);
+    int f = c.n->n_outputs > 0 && c.n->outputs[0] != CG_NONE && g->tensors[c.n->outputs[0]].data &&
+            (!strcmp(c.n->op, "Size") || !strcmp(c.n->op, "ConstantOfShape") || !strcmp(c.n->op, "EyeLike") ||
+             !strcmp(c.n->op, "Range")) ? 1 : fold_node(&c);
     if (f < 0) return -1;
     if (f == 1) {
       for (int k = 0; k < c.n->n_outputs; k++)

@@ -274,16 +274,18 @@ static void ex_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32
            lanes, v);
 }
 
-/* the node's output 0 = the tree over its inputs (broadcast to the output's shape) */
-static int lower_expr(lctx *c, const ex_tok *tok, int n_tok) {
+/* the node's output 0 = the tree over its inputs (broadcast to the output's shape) and
+ * `extra` operands (E_IN(4 + i)) */
+static int lower_expr_with(lctx *c, const ex_tok *tok, int n_tok, const ew_operand *extra, int n_extra) {
   const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
   ex_job *j = calloc(1, sizeof *j);
   if (!j || n_tok > EX_MAX) return free(j), fail(c, "out of memory");
-  for (int k = 0; k < c->n->n_inputs && k < 8; k++) {
+  for (int k = 0; k < c->n->n_inputs && k < (n_extra ? 4 : 8); k++) {
     if (!T(c, k)) continue;
     if (operand(c, k, y, &j->in[k])) return free(j), -1;
     j->n_in = k + 1;
   }
+  for (int k = 0; k < n_extra && k < 4; k++) j->in[4 + k] = extra[k], j->n_in = 5 + k;
   memcpy(j->tok, tok, sizeof *tok * (size_t)n_tok);
   j->n_tok = n_tok;
   j->out_t = y->dtype;
@@ -294,6 +296,7 @@ static int lower_expr(lctx *c, const ex_tok *tok, int n_tok) {
   free(j);
   return rc;
 }
+static int lower_expr(lctx *c, const ex_tok *tok, int n_tok) { return lower_expr_with(c, tok, n_tok, NULL, 0); }
 #define EXPR(...)                                              \
   do {                                                         \
     const ex_tok tk_[] = {__VA_ARGS__};                        \
@@ -1054,6 +1057,23 @@ static int lower_more_elementwise(lctx *c, const char *op) {
     return lower_expr(c, t, n);
   }
   if (IS("CastLike")) return lower_ew(c, LS_OP_CVT, 1, 0);
+  if (IS("Trilu")) { /* x where a constant mask is true, else 0 */
+    const cg_tensor *x = T(c, 0);
+    const int64_t k = T(c, 1) ? cg_const_int(T(c, 1), 0) : 0, upper = cg_attr_int(c->n, "upper", 1);
+    const int64_t total = elems(x), R = x->dims[x->rank - 2], C = x->dims[x->rank - 1];
+    uint8_t *mk = malloc((size_t)(total ? total : 1));
+    if (!mk) return fail(c, "out of memory");
+    for (int64_t i = 0; i < total; i++) {
+      int64_t col = i % C, row = i / C % R;
+      mk[i] = upper ? col - row >= k : col - row <= k;
+    }
+    char name[200];
+    snprintf(name, sizeof name, "%s.mask", c->n->name);
+    ew_operand m = {lo_buf_const(c->m, name, mk, (uint64_t)total), 0, 0, LS_BOOL};
+    free(mk);
+    const ex_tok t[] = {O(SEL), E_IN(4), E_IN(0), E_CONST(0)};
+    return lower_expr_with(c, t, 4, &m, 1);
+  }
   return 1;
 #undef O
 #undef I
