@@ -598,6 +598,14 @@ static int infer_node(ictx *c) {
     free(buf);
     return rc ? fail(c, "%s", "out of memory") : 0;
   }
+  if (IS("NegativeLogLikelihoodLoss") || IS("SoftmaxCrossEntropyLoss")) {
+    cg_tensor *t = in_t(c, 1);
+    if (!t || x->rank < 2 || t->rank != x->rank - 1) return fail(c, "%s", "expected scores (N, C, d...) and targets (N, d...)");
+    if (strcmp(cg_attr_string(c->n, "reduction", "mean"), "none")) set_shape(y, x->dtype, 0, d);
+    else set_shape(y, x->dtype, t->rank, t->dims);
+    if (out_t(c, 1)) set_shape(out_t(c, 1), x->dtype, x->rank, x->dims);
+    return 0;
+  }
   if (IS("Trilu")) {
     cg_tensor *k = in_t(c, 1);
     if (k && !k->data) return fail(c, "input %s must be a constant", k->name);

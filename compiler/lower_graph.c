@@ -510,15 +510,9 @@ static int lower_reduce(lctx *c) {
 
 /* Softmax: rows gathered so the softmax axis runs down the rows of G[R][Q]; per block of
  * L columns: max, exp(x - max), sum, divide; then gathered back. */
-static int lower_softmax(lctx *c) {
-  const cg_tensor *x = T(c, 0);
+static int softmax_rows(lctx *c, int xt, const int *mask, int is_log, int dst_buf) {
+  const cg_tensor *x = &c->g->tensors[xt];
   if (x->dtype != LS_F32) return fail(c, "Softmax is supported for f32");
-  int axis = (int)cg_attr_int(c->n, "axis", c->g->opset >= 13 ? -1 : 1);
-  if (axis < 0) axis += x->rank;
-  int mask[LS_MAX_RANK] = {0};
-  if (c->g->opset >= 13) mask[axis] = 1;
-  else
-    for (int d = axis; d < x->rank; d++) mask[d] = 1; /* before opset 13: the trailing block as one axis */
   uint32_t R;
   uint64_t Q;
   int32_t *idx = reduce_table(x, mask, &R, &Q);
@@ -532,7 +526,7 @@ static int lower_softmax(lctx *c) {
   const uint64_t blocks = (Q + L - 1) / L;
   snprintf(name, sizeof name, "%s.stat", c->n->name);
   int sb = lo_buf_new(c->m, name, blocks * L * 4 * 2);
-  if (lower_gather_table(c, tid(c, 0), gb, idx, RQ)) return free(idx), -1;
+  if (lower_gather_table(c, xt, gb, idx, RQ)) return free(idx), -1;
   for (uint64_t b = 0; b < blocks; b++) {
     uint32_t lanes = b + 1 == blocks && Q % L ? (uint32_t)(Q % L) : 0;
     const uint64_t col = b * L * 4, mx = b * 2 * L * 4, sm = mx + L * 4;
@@ -548,8 +542,15 @@ static int lower_softmax(lctx *c) {
     lo_write(g, sb, sm, 0, LS_F32, 0, lo_op(g, LS_OP_VSUM, LS_F32, lo_read(g, eb, col, R, rs, LS_F32, lanes, 0), LO_NONE, LO_NONE));
     if (lo_finish(g, &c->m->t, c->err, c->errlen)) return free(idx), -1;
     g = lo_group_new(c->m, c->n->name);
-    int q = lo_op(g, LS_OP_DIV, LS_F32, lo_read(g, eb, col, R, rs, LS_F32, lanes, 0), lo_read(g, sb, sm, R, 0, LS_F32, 0, 0), LO_NONE);
-    lo_write(g, gb, col, rs, LS_F32, lanes, q);
+    int q;
+    if (is_log) { /* (x - max) - log(sum) */
+      q = lo_op(g, LS_OP_SUB, LS_F32, lo_read(g, gb, col, R, rs, LS_F32, lanes, 0), lo_read(g, sb, mx, R, 0, LS_F32, 0, 0), LO_NONE);
+      q = lo_op(g, LS_OP_SUB, LS_F32, q, lo_op(g, LS_OP_LOG, LS_F32, lo_read(g, sb, sm, R, 0, LS_F32, 0, 0), LO_NONE, LO_NONE), LO_NONE);
+      lo_write(g, eb, col, rs, LS_F32, lanes, q);
+    } else {
+      q = lo_op(g, LS_OP_DIV, LS_F32, lo_read(g, eb, col, R, rs, LS_F32, lanes, 0), lo_read(g, sb, sm, R, 0, LS_F32, 0, 0), LO_NONE);
+      lo_write(g, gb, col, rs, LS_F32, lanes, q);
+    }
     if (lo_finish(g, &c->m->t, c->err, c->errlen)) return free(idx), -1;
   }
   /* back: out[i] sits at G[row][col] where idx[row*Q+col] == i */
@@ -557,9 +558,138 @@ static int lower_softmax(lctx *c) {
   if (!inv) return free(idx), fail(c, "out of memory");
   for (uint64_t k = 0; k < RQ; k++) inv[idx[k]] = (int32_t)k;
   free(idx);
-  int rc = lo_gather_copy(c->m, c->n->name, buf_of(c, c->n->outputs[0]), 0, gb, 0, RQ, LS_F32, inv, RQ, c->err, c->errlen);
+  int rc = lo_gather_copy(c->m, c->n->name, dst_buf, 0, is_log ? eb : gb, 0, RQ, LS_F32, inv, RQ, c->err, c->errlen);
   free(inv);
   return rc;
+}
+
+static int lower_softmax(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  int axis = (int)cg_attr_int(c->n, "axis", c->g->opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += x->rank;
+  int mask[LS_MAX_RANK] = {0};
+  if (c->g->opset >= 13) mask[axis] = 1;
+  else
+    for (int d = axis; d < x->rank; d++) mask[d] = 1; /* before opset 13: the trailing block as one axis */
+  return softmax_rows(c, tid(c, 0), mask, !strcmp(c->n->op, "LogSoftmax"), buf_of(c, c->n->outputs[0]));
+}
+
+/* ---- losses -----------------------------------------------------------------------------------
+ * NegativeLogLikelihoodLoss over x (N, C, d...) and a target (N, d...) known at run time:
+ * per target element, the gather index n*C*D + t*D + d is computed on the VXM (a constant
+ * base plus t*D), loss = -x[index] * w[t] (0 where t is ignore_index); then none, sum or
+ * mean (the sum of losses over the sum of the weights taken). */
+typedef struct nll_job {
+  int x_buf, t_buf, base_buf, w_buf, loss_buf, wsum_buf;
+  uint32_t x_elems, w_elems;
+  int64_t D, ignore;
+  int has_ignore;
+  ls_dtype xt, tt;
+  const ls_target *tg;
+} nll_job;
+
+static int nll_target(lo_group *g, const nll_job *j, uint64_t first, uint32_t n, uint32_t lanes) {
+  const size_t ts = ls_dtype_size(j->tt);
+  int t = lo_read(g, j->t_buf, first * ts, n, (int64_t)(j->tg->lanes * ts), j->tt, lanes, 0);
+  return j->tt == LS_I32 ? t : lo_cvt(g, j->tt, LS_I32, t);
+}
+
+/* w[t], or 1; 0 where t is ignore_index */
+static int nll_weight(lo_group *g, const nll_job *j, uint64_t first, uint32_t n, uint32_t lanes) {
+  int w;
+  if (j->w_buf != LO_NONE) w = lo_gather(g, j->w_buf, 0, j->w_elems, j->xt, nll_target(g, j, first, n, lanes));
+  else w = lo_op_imm(g, LS_OP_SPLAT, j->xt, nll_target(g, j, first, n, lanes), 1);
+  if (j->has_ignore) {
+    const size_t ts = ls_dtype_size(j->tt);
+    int t = lo_read(g, j->t_buf, first * ts, n, (int64_t)(j->tg->lanes * ts), j->tt, lanes, 0);
+    int ii = lo_op_imm(g, LS_OP_SPLAT, j->tt, lo_read(g, j->t_buf, first * ts, n, (int64_t)(j->tg->lanes * ts), j->tt, lanes, 0),
+                       (double)j->ignore);
+    int keep = lo_op(g, LS_OP_NE, j->tt, t, ii, LO_NONE);
+    w = lo_op(g, LS_OP_SEL, j->xt, keep, w, lo_op_imm(g, LS_OP_SPLAT, j->xt, nll_target(g, j, first, n, lanes), 0));
+  }
+  return w;
+}
+
+static void nll_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32_t lanes) {
+  const nll_job *j = user;
+  const size_t xs = ls_dtype_size(j->xt);
+  const int64_t vb = (int64_t)j->tg->lanes;
+  int idx = lo_op_int(g, LS_OP_MULS, LS_I32, nll_target(g, j, first, n, lanes), j->D);
+  idx = lo_op(g, LS_OP_ADD, LS_I32, idx, lo_read(g, j->base_buf, first * 4, n, vb * 4, LS_I32, lanes, 0), LO_NONE);
+  int v = lo_op(g, LS_OP_NEG, j->xt, lo_gather(g, j->x_buf, 0, j->x_elems, j->xt, idx), LO_NONE, LO_NONE);
+  v = lo_op(g, LS_OP_MUL, j->xt, v, nll_weight(g, j, first, n, lanes), LO_NONE);
+  lo_write(g, j->loss_buf, first * xs, vb * (int64_t)xs, j->xt, lanes, v);
+  if (j->wsum_buf != LO_NONE) lo_write(g, j->wsum_buf, first * xs, vb * (int64_t)xs, j->xt, lanes, nll_weight(g, j, first, n, lanes));
+}
+
+/* the sum of count elements of buf as one vector (lane 0 holds it) */
+static int sum_all(lo_group *g, int buf, uint64_t count, ls_dtype t, uint32_t L_) {
+  const size_t sz = ls_dtype_size(t);
+  const uint64_t full = count / L_, tail = count % L_;
+  int v = LO_NONE;
+  if (full) v = lo_op(g, LS_OP_VSUM, t, lo_read(g, buf, 0, (uint32_t)full, (int64_t)(L_ * sz), t, 0, 0), LO_NONE, LO_NONE);
+  if (tail) {
+    int r = lo_read(g, buf, full * L_ * sz, 1, 0, t, (uint32_t)tail, 0);
+    v = v == LO_NONE ? r : lo_op(g, LS_OP_ADD, t, v, r, LO_NONE);
+  }
+  return lo_op(g, LS_OP_LSUM, t, v, LO_NONE, LO_NONE);
+}
+
+static int nll_core(lctx *c, int x_buf, const cg_tensor *x, int tt, int wt, int out_buf) {
+  const cg_tensor *tg = &c->g->tensors[tt];
+  if (ls_dtype_class(x->dtype) != 'F' || ls_dtype_class(tg->dtype) == 'F') return fail(c, "expected float scores and integer targets");
+  const char *red = cg_attr_string(c->n, "reduction", "mean");
+  const int64_t C = x->dims[1], Nt = elems(tg), D = Nt / (x->dims[0] ? x->dims[0] : 1);
+  if ((uint64_t)elems(x) > INT32_MAX) return fail(c, "too large to index");
+  nll_job j = {x_buf, buf_of(c, tt), LO_NONE, wt == CG_NONE ? LO_NONE : buf_of(c, wt), LO_NONE, LO_NONE, (uint32_t)elems(x),
+               (uint32_t)C, D, cg_attr_int(c->n, "ignore_index", 0), cg_attr_find(c->n, "ignore_index") != NULL,
+               x->dtype, tg->dtype, &c->m->t};
+  int32_t *base = malloc(sizeof *base * (size_t)(Nt ? Nt : 1));
+  if (!base) return fail(c, "out of memory");
+  for (int64_t i = 0; i < Nt; i++) base[i] = (int32_t)(i / D * C * D + i % D);
+  char name[200];
+  snprintf(name, sizeof name, "%s.base", c->n->name);
+  j.base_buf = lo_buf_const(c->m, name, base, (uint64_t)Nt * 4);
+  free(base);
+  const size_t xs = ls_dtype_size(x->dtype);
+  const int none = !strcmp(red, "none"), mean = !strcmp(red, "mean");
+  if (none) j.loss_buf = out_buf;
+  else {
+    snprintf(name, sizeof name, "%s.loss", c->n->name);
+    j.loss_buf = lo_buf_new(c->m, name, (uint64_t)Nt * xs);
+  }
+  if (mean) {
+    snprintf(name, sizeof name, "%s.weights", c->n->name);
+    j.wsum_buf = lo_buf_new(c->m, name, (uint64_t)Nt * xs);
+  }
+  if (lo_flat(c->m, c->n->name, (uint64_t)Nt, nll_range, &j, c->err, c->errlen)) return -1;
+  if (none) return 0;
+  lo_group *g = lo_group_new(c->m, c->n->name);
+  int v = sum_all(g, j.loss_buf, (uint64_t)Nt, x->dtype, L);
+  if (mean) v = lo_op(g, LS_OP_DIV, x->dtype, v, sum_all(g, j.wsum_buf, (uint64_t)Nt, x->dtype, L), LO_NONE);
+  lo_write(g, out_buf, 0, 0, x->dtype, 1, v);
+  return lo_finish(g, &c->m->t, c->err, c->errlen);
+}
+
+static int lower_nll(lctx *c) {
+  return nll_core(c, buf_of(c, tid(c, 0)), T(c, 0), tid(c, 1), T(c, 2) ? tid(c, 2) : CG_NONE, buf_of(c, c->n->outputs[0]));
+}
+
+/* SoftmaxCrossEntropyLoss: log-softmax over axis 1 (into the log_prob output if wanted),
+ * then the NLL loss over it */
+static int lower_sce(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  if (x->dtype != LS_F32) return fail(c, "SoftmaxCrossEntropyLoss is supported for f32");
+  int mask[LS_MAX_RANK] = {0};
+  mask[1] = 1;
+  int lp = c->n->n_outputs > 1 && c->n->outputs[1] != CG_NONE ? buf_of(c, c->n->outputs[1]) : LO_NONE;
+  if (lp == LO_NONE) {
+    char name[200];
+    snprintf(name, sizeof name, "%s.log_prob", c->n->name);
+    lp = lo_buf_new(c->m, name, (uint64_t)elems(x) * 4);
+  }
+  if (softmax_rows(c, tid(c, 0), mask, 1, lp)) return -1;
+  return nll_core(c, lp, x, tid(c, 1), T(c, 2) ? tid(c, 2) : CG_NONE, buf_of(c, c->n->outputs[0]));
 }
 
 /* ---- GEMM-shaped operators ----------------------------------------------------------------- */
@@ -1137,7 +1267,9 @@ static int lower_node(lctx *c) {
   if (IS("Conv")) return lower_conv(c);
   if (IS("MaxPool") || IS("AveragePool")) return lower_pool(c);
   if (IS("GlobalAveragePool") || IS("GlobalMaxPool") || !strncmp(op, "Reduce", 6)) return lower_reduce(c);
-  if (IS("Softmax")) return lower_softmax(c);
+  if (IS("Softmax") || IS("LogSoftmax")) return lower_softmax(c);
+  if (IS("NegativeLogLikelihoodLoss")) return lower_nll(c);
+  if (IS("SoftmaxCrossEntropyLoss")) return lower_sce(c);
   if (IS("Transpose") || IS("Slice")) return lower_index(c);
   if (IS("Gather")) {
     if (!T(c, 1)->data) return fail(c, "Gather with indices computed at run time is not supported yet");
