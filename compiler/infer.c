@@ -606,6 +606,12 @@ static int infer_node(ictx *c) {
     if (out_t(c, 1)) set_shape(out_t(c, 1), x->dtype, x->rank, x->dims);
     return 0;
   }
+  if (IS("GatherElements")) {
+    cg_tensor *ix = in_t(c, 1);
+    if (!ix || ix->rank != x->rank) return fail(c, "%s", "indices of the input's rank expected");
+    set_shape(y, x->dtype, ix->rank, ix->dims);
+    return 0;
+  }
   if (IS("Trilu")) {
     cg_tensor *k = in_t(c, 1);
     if (k && !k->data) return fail(c, "input %s must be a constant", k->name);

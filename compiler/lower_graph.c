@@ -671,6 +671,81 @@ static int nll_core(lctx *c, int x_buf, const cg_tensor *x, int tt, int wt, int 
   return lo_finish(g, &c->m->t, c->err, c->errlen);
 }
 
+/* y[i] = x[base[i] + k[i]*S], k the index tensor's element for i (taken through a constant
+ * table when the index tensor is not in y's order), a negative k counting from dim. */
+typedef struct rg_job {
+  int x_buf, k_buf, base_buf;
+  uint32_t x_elems;
+  int64_t S, dim;
+  ls_dtype xt, kt;
+  int y_buf;
+  const ls_target *tg;
+} rg_job;
+
+static int rg_index(lo_group *g, const rg_job *j, uint64_t first, uint32_t n, uint32_t lanes) {
+  const size_t ks = ls_dtype_size(j->kt);
+  int k = lo_read(g, j->k_buf, first * ks, n, (int64_t)(j->tg->lanes * ks), j->kt, lanes, 0);
+  return j->kt == LS_I32 ? k : lo_cvt(g, j->kt, LS_I32, k);
+}
+
+static void rg_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32_t lanes) {
+  const rg_job *j = user;
+  const int64_t vb = (int64_t)j->tg->lanes;
+  /* k < 0 ? k + dim : k */
+  int neg = lo_op(g, LS_OP_LT, LS_I32, rg_index(g, j, first, n, lanes),
+                  lo_op_int(g, LS_OP_SPLAT, LS_I32, rg_index(g, j, first, n, lanes), 0), LO_NONE);
+  int k = lo_op(g, LS_OP_SEL, LS_I32, neg, lo_op_int(g, LS_OP_ADDS, LS_I32, rg_index(g, j, first, n, lanes), j->dim),
+                rg_index(g, j, first, n, lanes));
+  int idx = lo_op(g, LS_OP_MAC, LS_I32, k, lo_op_int(g, LS_OP_SPLAT, LS_I32, rg_index(g, j, first, n, lanes), j->S),
+                  lo_read(g, j->base_buf, first * 4, n, vb * 4, LS_I32, lanes, 0));
+  const size_t xs = ls_dtype_size(j->xt);
+  lo_write(g, j->y_buf, first * xs, vb * (int64_t)xs, j->xt, lanes, lo_gather(g, j->x_buf, 0, j->x_elems, j->xt, idx));
+}
+
+/* Gather and GatherElements with indices known only at run time */
+static int lower_runtime_gather(lctx *c) {
+  const cg_tensor *x = T(c, 0), *ix = T(c, 1), *y = &c->g->tensors[c->n->outputs[0]];
+  if (ls_dtype_class(ix->dtype) == 'F' || ls_dtype_class(ix->dtype) == 'B') return fail(c, "expected integer indices");
+  if ((uint64_t)elems(x) > INT32_MAX || (uint64_t)elems(y) > INT32_MAX) return fail(c, "too large to index");
+  int axis = (int)cg_attr_int(c->n, "axis", 0);
+  if (axis < 0) axis += x->rank;
+  const int elements = !strcmp(c->n->op, "GatherElements");
+  int64_t xs[LS_MAX_RANK], total = elems(y), coord[LS_MAX_RANK] = {0};
+  strides_of(x, xs);
+  int32_t *base = malloc(sizeof *base * (size_t)(total ? total : 1)), *kmap = malloc(sizeof *kmap * (size_t)(total ? total : 1));
+  if (!base || !kmap) return free(base), free(kmap), fail(c, "out of memory");
+  for (int64_t i = 0; i < total; i++) {
+    int64_t b = 0, ki = 0, ks = 1;
+    if (elements) {
+      for (int d = 0; d < x->rank; d++) b += d == axis ? 0 : coord[d] * xs[d];
+      ki = i;
+    } else { /* y = x[:axis] idx x[axis+1:] */
+      for (int d = 0; d < axis; d++) b += coord[d] * xs[d];
+      for (int d = axis + 1; d < x->rank; d++) b += coord[d + ix->rank - 1] * xs[d];
+      for (int d = axis + ix->rank - 1; d >= axis; d--) ki += coord[d] * ks, ks *= y->dims[d];
+    }
+    base[i] = (int32_t)b, kmap[i] = (int32_t)ki;
+    for (int d = y->rank - 1; d >= 0; d--) {
+      if (++coord[d] < y->dims[d]) break;
+      coord[d] = 0;
+    }
+  }
+  char name[200];
+  int kb = buf_of(c, tid(c, 1));
+  int rc = 0;
+  if (!elements) { /* the indices in y's order */
+    snprintf(name, sizeof name, "%s.k", c->n->name);
+    kb = lo_buf_new(c->m, name, (uint64_t)total * ls_dtype_size(ix->dtype));
+    rc = lower_gather_table(c, tid(c, 1), kb, kmap, (uint64_t)total);
+  }
+  snprintf(name, sizeof name, "%s.base", c->n->name);
+  rg_job j = {buf_of(c, tid(c, 0)), kb, lo_buf_const(c->m, name, base, (uint64_t)total * 4), (uint32_t)elems(x), xs[axis],
+              x->dims[axis], x->dtype, ix->dtype, buf_of(c, c->n->outputs[0]), &c->m->t};
+  free(base), free(kmap);
+  if (rc) return rc;
+  return lo_flat(c->m, c->n->name, (uint64_t)total, rg_range, &j, c->err, c->errlen);
+}
+
 static int lower_nll(lctx *c) {
   return nll_core(c, buf_of(c, tid(c, 0)), T(c, 0), tid(c, 1), T(c, 2) ? tid(c, 2) : CG_NONE, buf_of(c, c->n->outputs[0]));
 }
@@ -1269,10 +1344,11 @@ static int lower_node(lctx *c) {
   if (IS("GlobalAveragePool") || IS("GlobalMaxPool") || !strncmp(op, "Reduce", 6)) return lower_reduce(c);
   if (IS("Softmax") || IS("LogSoftmax")) return lower_softmax(c);
   if (IS("NegativeLogLikelihoodLoss")) return lower_nll(c);
+  if (IS("GatherElements")) return lower_runtime_gather(c);
   if (IS("SoftmaxCrossEntropyLoss")) return lower_sce(c);
   if (IS("Transpose") || IS("Slice")) return lower_index(c);
   if (IS("Gather")) {
-    if (!T(c, 1)->data) return fail(c, "Gather with indices computed at run time is not supported yet");
+    if (!T(c, 1)->data) return lower_runtime_gather(c);
     return lower_index(c);
   }
   if (IS("Reshape") || IS("Flatten") || IS("Squeeze") || IS("Unsqueeze") || IS("Identity") || IS("Dropout")) {
