@@ -606,6 +606,17 @@ static int infer_node(ictx *c) {
     if (out_t(c, 1)) set_shape(out_t(c, 1), x->dtype, x->rank, x->dims);
     return 0;
   }
+  if (IS("ArgMax") || IS("ArgMin")) {
+    int a = norm_axis(cg_attr_int(c->n, "axis", 0), x->rank);
+    if (a < 0 || a >= x->rank) return fail(c, "%s", "axis out of range");
+    int keep = (int)cg_attr_int(c->n, "keepdims", 1);
+    r = 0;
+    for (int i = 0; i < x->rank; i++)
+      if (i != a) d[r++] = x->dims[i];
+      else if (keep) d[r++] = 1;
+    set_shape(y, LS_I64, r, d);
+    return 0;
+  }
   if (IS("GatherElements")) {
     cg_tensor *ix = in_t(c, 1);
     if (!ix || ix->rank != x->rank) return fail(c, "%s", "indices of the input's rank expected");

@@ -563,6 +563,122 @@ static int softmax_rows(lctx *c, int xt, const int *mask, int is_log, int dst_bu
   return rc;
 }
 
+/* The row of the first (last) largest value of each column of G[R][Q] (t), as i32 into
+ * am_buf: per block of L columns the max, then max over rows of (G == max ? -r : -R) (for
+ * the last: r : -1), negated. `neg`: of -G, for the smallest. */
+static int argmax_rows(lctx *c, int gb, uint32_t R, uint64_t Q, ls_dtype t, int neg, int last, int am_buf) {
+  const size_t sz = ls_dtype_size(t);
+  const uint64_t blocks = (Q + L - 1) / L;
+  char name[200];
+  int32_t *rows = malloc(sizeof *rows * (size_t)R * L);
+  if (!rows) return fail(c, "out of memory");
+  for (uint32_t r = 0; r < R; r++)
+    for (uint32_t l = 0; l < L; l++) rows[(size_t)r * L + l] = last ? (int32_t)r : -(int32_t)r;
+  snprintf(name, sizeof name, "%s.rowidx", c->n->name);
+  int rb = lo_buf_const(c->m, name, rows, (uint64_t)R * L * 4);
+  free(rows);
+  snprintf(name, sizeof name, "%s.max", c->n->name);
+  int mb = lo_buf_new(c->m, name, blocks * L * sz);
+  const int64_t rs = (int64_t)(Q * sz);
+  for (uint64_t b = 0; b < blocks; b++) {
+    uint32_t lanes = b + 1 == blocks && Q % L ? (uint32_t)(Q % L) : 0;
+    const uint64_t col = b * L * sz;
+    lo_group *g = lo_group_new(c->m, c->n->name);
+    int v = lo_read(g, gb, col, R, rs, t, lanes, 0);
+    if (neg) v = lo_op(g, LS_OP_NEG, t, v, LO_NONE, LO_NONE);
+    lo_write(g, mb, col, 0, t, 0, lo_op(g, LS_OP_VMAX, t, v, LO_NONE, LO_NONE));
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return -1;
+    g = lo_group_new(c->m, c->n->name);
+    v = lo_read(g, gb, col, R, rs, t, lanes, 0);
+    if (neg) v = lo_op(g, LS_OP_NEG, t, v, LO_NONE, LO_NONE);
+    int eq = lo_op(g, LS_OP_EQ, t, v, lo_read(g, mb, col, R, 0, t, 0, 0), LO_NONE);
+    int ri = lo_read(g, rb, 0, R, (int64_t)L * 4, LS_I32, 0, 0);
+    int none = lo_op_int(g, LS_OP_SPLAT, LS_I32, lo_read(g, rb, 0, R, (int64_t)L * 4, LS_I32, 0, 0), last ? -1 : -(int64_t)R);
+    v = lo_op(g, LS_OP_VMAX, LS_I32, lo_op(g, LS_OP_SEL, LS_I32, eq, ri, none), LO_NONE, LO_NONE);
+    if (!last) v = lo_op(g, LS_OP_NEG, LS_I32, v, LO_NONE, LO_NONE);
+    lo_write(g, am_buf, b * L * 4, 0, LS_I32, lanes, v);
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return -1;
+  }
+  return 0;
+}
+
+/* ArgMax, ArgMin: the rows gathered, argmax_rows, widened to i64 */
+static int lower_argmax(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  int axis = (int)cg_attr_int(c->n, "axis", 0);
+  if (axis < 0) axis += x->rank;
+  int mask[LS_MAX_RANK] = {0};
+  mask[axis] = 1;
+  uint32_t R;
+  uint64_t Q;
+  int32_t *idx = reduce_table(x, mask, &R, &Q);
+  if (!idx) return fail(c, "out of memory");
+  if (R == 0) return free(idx), fail(c, "an ArgMax over an empty axis");
+  char name[200];
+  snprintf(name, sizeof name, "%s.rows", c->n->name);
+  int gb = lo_buf_new(c->m, name, (uint64_t)R * Q * ls_dtype_size(x->dtype));
+  int rc = lower_gather_table(c, tid(c, 0), gb, idx, (uint64_t)R * Q);
+  free(idx);
+  if (rc) return rc;
+  snprintf(name, sizeof name, "%s.am", c->n->name);
+  int am = lo_buf_new(c->m, name, ((Q + L - 1) / L) * L * 4);
+  if (argmax_rows(c, gb, R, Q, x->dtype, !strcmp(c->n->op, "ArgMin"), (int)cg_attr_int(c->n, "select_last_index", 0), am))
+    return -1;
+  ew_job j = {0};
+  j.n_in = 1, j.op = LS_OP_CVT, j.t = LS_I32, j.out_t = LS_I64, j.tg = &c->m->t;
+  j.in[0] = (ew_operand){am, 0, 0, LS_I32};
+  j.out_buf = buf_of(c, c->n->outputs[0]);
+  return lo_flat(c->m, c->n->name, Q, ew_range, &j, c->err, c->errlen);
+}
+
+/* Hardmax: 1 at the first largest value along the axis, else 0 */
+static int lower_hardmax(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  int axis = (int)cg_attr_int(c->n, "axis", c->g->opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += x->rank;
+  int mask[LS_MAX_RANK] = {0};
+  if (c->g->opset >= 13) mask[axis] = 1;
+  else
+    for (int d = axis; d < x->rank; d++) mask[d] = 1;
+  uint32_t R;
+  uint64_t Q;
+  int32_t *idx = reduce_table(x, mask, &R, &Q);
+  if (!idx) return fail(c, "out of memory");
+  const uint64_t RQ = (uint64_t)R * Q;
+  const size_t sz = ls_dtype_size(x->dtype);
+  char name[200];
+  snprintf(name, sizeof name, "%s.rows", c->n->name);
+  int gb = lo_buf_new(c->m, name, RQ * sz);
+  snprintf(name, sizeof name, "%s.am", c->n->name);
+  int am = lo_buf_new(c->m, name, ((Q + L - 1) / L) * L * 4);
+  snprintf(name, sizeof name, "%s.onehot", c->n->name);
+  int hb = lo_buf_new(c->m, name, RQ * sz);
+  int32_t *rows = malloc(sizeof *rows * (size_t)R * L);
+  if (!rows) return free(idx), fail(c, "out of memory");
+  for (uint32_t r = 0; r < R; r++)
+    for (uint32_t l = 0; l < L; l++) rows[(size_t)r * L + l] = (int32_t)r;
+  snprintf(name, sizeof name, "%s.rownum", c->n->name);
+  int rb = lo_buf_const(c->m, name, rows, (uint64_t)R * L * 4);
+  free(rows);
+  if (lower_gather_table(c, tid(c, 0), gb, idx, RQ) || argmax_rows(c, gb, R, Q, x->dtype, 0, 0, am)) return free(idx), -1;
+  const uint64_t blocks = (Q + L - 1) / L;
+  for (uint64_t b = 0; b < blocks; b++) {
+    uint32_t lanes = b + 1 == blocks && Q % L ? (uint32_t)(Q % L) : 0;
+    lo_group *g = lo_group_new(c->m, c->n->name);
+    int eq = lo_op(g, LS_OP_EQ, LS_I32, lo_read(g, rb, 0, R, (int64_t)L * 4, LS_I32, 0, 0), lo_read(g, am, b * L * 4, R, 0, LS_I32, 0, 0),
+                   LO_NONE);
+    lo_write(g, hb, b * L * sz, (int64_t)(Q * sz), x->dtype, lanes, lo_cvt(g, LS_BOOL, x->dtype, eq));
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return free(idx), -1;
+  }
+  int32_t *inv = malloc(sizeof *inv * (size_t)(RQ ? RQ : 1));
+  if (!inv) return free(idx), fail(c, "out of memory");
+  for (uint64_t k = 0; k < RQ; k++) inv[idx[k]] = (int32_t)k;
+  free(idx);
+  int rc = lo_gather_copy(c->m, c->n->name, buf_of(c, c->n->outputs[0]), 0, hb, 0, RQ, x->dtype, inv, RQ, c->err, c->errlen);
+  free(inv);
+  return rc;
+}
+
 static int lower_softmax(lctx *c) {
   const cg_tensor *x = T(c, 0);
   int axis = (int)cg_attr_int(c->n, "axis", c->g->opset >= 13 ? -1 : 1);
@@ -1345,6 +1461,8 @@ static int lower_node(lctx *c) {
   if (IS("Softmax") || IS("LogSoftmax")) return lower_softmax(c);
   if (IS("NegativeLogLikelihoodLoss")) return lower_nll(c);
   if (IS("GatherElements")) return lower_runtime_gather(c);
+  if (IS("ArgMax") || IS("ArgMin")) return lower_argmax(c);
+  if (IS("Hardmax")) return lower_hardmax(c);
   if (IS("SoftmaxCrossEntropyLoss")) return lower_sce(c);
   if (IS("Transpose") || IS("Slice")) return lower_index(c);
   if (IS("Gather")) {
