@@ -281,7 +281,8 @@ static int infer_node(ictx *c) {
       IS("Cos") || IS("Not") || IS("HardSigmoid") || IS("Elu") || IS("Selu") || IS("Softplus") || IS("LogSoftmax") ||
       IS("Tan") || IS("Atan") || IS("Asin") || IS("Acos") || IS("Sinh") || IS("Cosh") || IS("Asinh") || IS("Acosh") ||
       IS("Atanh") || IS("Sign") || IS("IsNaN") || IS("IsInf") || IS("HardSwish") || IS("Celu") || IS("Softsign") ||
-      IS("ThresholdedRelu") || IS("Shrink") || IS("CastLike") || IS("Hardmax")) {
+      IS("ThresholdedRelu") || IS("Shrink") || IS("CastLike") || IS("Hardmax") || IS("CumSum")) {
+    if (IS("CumSum") && in_t(c, 1) && !in_t(c, 1)->data) return fail(c, "input %s must be a constant", in_t(c, 1)->name);
     ls_dtype dt = IS("IsNaN") || IS("IsInf") ? LS_BOOL : IS("CastLike") ? in_t(c, 1)->dtype : x->dtype;
     set_shape(y, dt, x->rank, x->dims);
     if (IS("Dropout")) {

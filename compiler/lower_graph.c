@@ -602,6 +602,38 @@ static int argmax_rows(lctx *c, int gb, uint32_t R, uint64_t Q, ls_dtype t, int 
   return 0;
 }
 
+/* CumSum: row k of G[A][total] holds x at position k along the axis where it counts toward
+ * y[i] (else 0); y is the sum over the rows */
+static int lower_cumsum(lctx *c) {
+  const cg_tensor *x = T(c, 0), *ax = T(c, 1);
+  if (!ax || !ax->data) return fail(c, "the axis must be a constant");
+  int axis = (int)cg_const_int(ax, 0);
+  if (axis < 0) axis += x->rank;
+  if (axis < 0 || axis >= x->rank) return fail(c, "axis out of range");
+  const int excl = (int)cg_attr_int(c->n, "exclusive", 0), rev = (int)cg_attr_int(c->n, "reverse", 0);
+  int64_t xs[LS_MAX_RANK];
+  strides_of(x, xs);
+  const int64_t A = x->dims[axis], total = elems(x);
+  if (A * total > (int64_t)1 << 26) return fail(c, "too large");
+  int32_t *idx = malloc(sizeof *idx * (size_t)(A * total > 0 ? A * total : 1));
+  if (!idx) return fail(c, "out of memory");
+  for (int64_t i = 0; i < total; i++) {
+    int64_t a = i / xs[axis] % A, rest = i - a * xs[axis];
+    for (int64_t k = 0; k < A; k++) {
+      int in = rev ? (excl ? k > a : k >= a) : (excl ? k < a : k <= a);
+      idx[k * total + i] = in ? (int32_t)(rest + k * xs[axis]) : -1;
+    }
+  }
+  char name[200];
+  snprintf(name, sizeof name, "%s.rows", c->n->name);
+  int gb = lo_buf_new(c->m, name, (uint64_t)(A * total) * ls_dtype_size(x->dtype));
+  int rc = lower_gather_table(c, tid(c, 0), gb, idx, (uint64_t)(A * total));
+  free(idx);
+  if (rc) return rc;
+  red_job j = {gb, buf_of(c, c->n->outputs[0]), (uint32_t)A, (uint64_t)total, LS_OP_VSUM, 1.0, x->dtype, LS_OP_COUNT, LS_OP_COUNT};
+  return lower_reduce_rows(c, &j);
+}
+
 /* ArgMax, ArgMin: the rows gathered, argmax_rows, widened to i64 */
 static int lower_argmax(lctx *c) {
   const cg_tensor *x = T(c, 0);
@@ -1463,6 +1495,7 @@ static int lower_node(lctx *c) {
   if (IS("GatherElements")) return lower_runtime_gather(c);
   if (IS("ArgMax") || IS("ArgMin")) return lower_argmax(c);
   if (IS("Hardmax")) return lower_hardmax(c);
+  if (IS("CumSum")) return lower_cumsum(c);
   if (IS("SoftmaxCrossEntropyLoss")) return lower_sce(c);
   if (IS("Transpose") || IS("Slice")) return lower_index(c);
   if (IS("Gather")) {
