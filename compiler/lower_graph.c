@@ -1337,6 +1337,7 @@ static int lower_more_elementwise(lctx *c, const char *op) {
 #define IS(name) (strcmp(op, name) == 0)
 #define O(x) E_OP(LS_OP_##x)
 #define I(x, v) E_IMM(LS_OP_##x, v)
+  if (c->n->n_outputs < 1 || c->n->outputs[0] == CG_NONE) return 1;
   const ls_dtype yt = c->g->tensors[c->n->outputs[0]].dtype;
   const double PI_2 = 1.5707963267948966;
   const float alpha = cg_attr_float(c->n, "alpha", IS("Selu") ? 1.67326319217681884765625f : IS("HardSigmoid") ? 0.2f

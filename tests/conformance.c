@@ -130,7 +130,7 @@ typedef struct worst {
 static int same_dtype(ls_dtype prog, ls_dtype data) { return prog == data || (prog == LS_BF16 && data == LS_U16); }
 
 static int compare(const char *name, const ls_io *io, const uint8_t *got, const cg_tensor *want, worst *w, result *r) {
-  char buf[400];
+  char buf[600];
   if (!same_dtype((ls_dtype)io->dtype, want->dtype)) {
     snprintf(buf, sizeof buf, "output %s: dtype %s, expected %s", name, ls_dtype_name((ls_dtype)io->dtype),
              ls_dtype_name(want->dtype));
@@ -520,7 +520,7 @@ static void assign_ops(ccase *cs, int n) {
         continue;
       }
     }
-    cs[i].op = dup_s(best ? best : cs[i].ops);
+    cs[i].op = dup_s(best ? best : strcmp(cs[i].ops, "?") ? cs[i].ops : "(model not imported)");
   }
   free(known);
 }
@@ -559,6 +559,9 @@ static void write_report(const char *path, const char *command, ccase *cs, int n
   fprintf(f, ".\n\n");
   fprintf(f, "| result | cases |\n| --- | ---: |\n| pass | %d |\n| fail | %d |\n| unsupported | %d |\n| crash | %d |\n| total | %d |\n\n",
           tot[0], tot[1], tot[2], tot[3], n);
+  int bound = 0;
+  for (int i = 0; i < n; i++) bound += !strcmp(cs[i].status, "pass") && cs[i].detail[0];
+  fprintf(f, "%d of the passing cases had inputs bound at compile time (listed at the end).\n\n", bound);
   fprintf(f, "How a case is judged: the model is compiled (if the compiler needs an input to be a\n"
              "constant, such as a shape or an axis, the case's own values for its non-float inputs are\n"
              "bound at compile time, and failing that all its inputs); the program is loaded through the\n"
@@ -580,6 +583,11 @@ static void write_report(const char *path, const char *command, ccase *cs, int n
       any = 1;
       fprintf(f, "| %s | %s | %s |\n", cs[i].name, cs[i].op, cs[i].detail);
     }
+  }
+  if (bound) {
+    fprintf(f, "\n## Passes with inputs bound at compile time\n\n| case | operator | how |\n| --- | --- | --- |\n");
+    for (int i = 0; i < n; i++)
+      if (!strcmp(cs[i].status, "pass") && cs[i].detail[0]) fprintf(f, "| %s | %s | %s |\n", cs[i].name, cs[i].op, cs[i].detail);
   }
   free(os);
   fclose(f);
