@@ -16,8 +16,8 @@
  * Each case runs in a child process with a time limit (alarm) and, outside sanitizer
  * builds, an address-space limit, so that a crash or hang anywhere becomes a recorded
  * 'crash'. In the child: the model is compiled for the host target (if that fails because
- * an input must be a constant, again with the case's non-float inputs bound, then with all
- * of them bound); the program is loaded through the runtime's verifier and run in fast and
+ * an input must be a constant, again with exactly the inputs it names bound to the case's
+ * own values: shapes, axes, counts; never the data the case computes on); the program is loaded through the runtime's verifier and run in fast and
  * in checked mode; every output of both runs is compared with the expected one by the
  * suite's own rule (|got - want| <= 1e-7 + 1e-3 |want|; exact for integers and bools; NaN
  * where NaN is expected; the same dtype and shape), and the two modes must agree bit for
@@ -206,15 +206,15 @@ static int load_tensors(const char *dir, const char *kind, cg_tensor *ts, int *n
   return 0;
 }
 
-/* compile with the inputs chosen by `which` bound (0 none, 1 non-float, 2 all) */
-static int compile_with(const char *model, const cg_graph *g, const casedata *cd, int which, ls_prog *prog,
+/* compile with the inputs marked in `bind` fixed to the case's own values */
+static int compile_with(const char *model, const cg_graph *g, const casedata *cd, const int *bind, ls_prog *prog,
                         char *bound, size_t boundlen, char *err, size_t errlen) {
   cg_binding binds[MAX_TENSORS];
   int nb = 0;
   bound[0] = 0;
-  for (int k = 0; which && k < cd->n_in && k < g->n_inputs; k++) {
+  for (int k = 0; k < cd->n_in && k < g->n_inputs; k++) {
+    if (!bind[k]) continue;
     const cg_tensor *t = &cd->in[k];
-    if (which == 1 && is_float(t->dtype)) continue;
     cg_binding *b = &binds[nb++];
     b->name = g->tensors[g->inputs[k]].name;
     b->dtype = same_dtype(g->tensors[g->inputs[k]].dtype, t->dtype) ? g->tensors[g->inputs[k]].dtype : t->dtype;
@@ -223,7 +223,6 @@ static int compile_with(const char *model, const cg_graph *g, const casedata *cd
     b->data = t->data;
     snprintf(bound + strlen(bound), boundlen - strlen(bound), "%s%s", nb > 1 ? "," : "", b->name);
   }
-  if (which && nb == 0) return 1; /* nothing new to try */
   cg_options o = {0};
   ls_target_preset("host", &o.target);
   o.binds = binds;
@@ -231,9 +230,43 @@ static int compile_with(const char *model, const cg_graph *g, const casedata *cd
   return cg_compile_file(model, &o, prog, NULL, err, errlen) ? -1 : 0;
 }
 
-static int wants_binding(const char *err) {
-  return strstr(err, "must be a constant") || strstr(err, "--bind") || strstr(err, "computed at run time") ||
-         strstr(err, "has no shape");
+
+/* Does the compiler's message ask for input `name` to be a constant? Only then is it bound:
+ * an input that fixes a shape or an axis, never the data the case computes on. */
+static int asks_for(const char *err, const char *name) {
+  char a[600], b[600], c[600];
+  snprintf(a, sizeof a, "input %s must be a constant", name);
+  snprintf(b, sizeof b, "--bind %s=", name);
+  snprintf(c, sizeof c, "input %s (", name); /* "input r (ratio) must be a constant" */
+  return strstr(err, a) || strstr(err, b) || (strstr(err, c) && strstr(err, "must be a constant"));
+}
+
+/* Mark the graph inputs that tensor t depends on (through the nodes producing it). */
+static void inputs_behind(const cg_graph *g, int t, int *bind, int depth) {
+  if (t < 0 || depth > 64) return;
+  for (int k = 0; k < g->n_inputs; k++)
+    if (g->inputs[k] == t) bind[k] = 1;
+  int pr = g->tensors[t].producer;
+  if (pr < 0) return;
+  for (int k = 0; k < g->nodes[pr].n_inputs; k++) inputs_behind(g, g->nodes[pr].inputs[k], bind, depth + 1);
+}
+
+/* "... input NAME must be a constant ...": the graph inputs behind NAME, which fix a shape */
+static int bind_behind(const cg_graph *g, const char *err, int *bind) {
+  const char *m = strstr(err, " must be a constant");
+  if (!m) return 0;
+  const char *st = m;
+  while (st > err && st[-1] != ' ') st--;
+  char name[512];
+  snprintf(name, sizeof name, "%.*s", (int)(m - st), st);
+  int t = -1;
+  for (int i = 0; i < g->n_tensors && t < 0; i++)
+    if (strcmp(g->tensors[i].name, name) == 0) t = i;
+  int before[MAX_TENSORS], more = 0;
+  memcpy(before, bind, sizeof before);
+  inputs_behind(g, t, bind, 0);
+  for (int k = 0; k < g->n_inputs && k < MAX_TENSORS; k++) more |= bind[k] && !before[k];
+  return more;
 }
 
 static void run_case(const char *dir, FILE *out) {
@@ -252,7 +285,7 @@ static void run_case(const char *dir, FILE *out) {
   }
   if (cg_import_onnx(model, &g, err, sizeof err)) {
     fprintf(out, "ops\t?\n");
-    set_result(&r, "unsupported", "%s%s", err, "");
+    set_result(&r, "unsupported", "%.800s%s", err, "");
     goto done;
   }
   /* the operators of the model, for the report */
@@ -278,16 +311,18 @@ static void run_case(const char *dir, FILE *out) {
     goto done;
   }
   char bound[600] = "";
-  int rc = compile_with(model, &g, cd, 0, &prog, bound, sizeof bound, err, sizeof err);
-  for (int which = 1; rc && which <= 2 && wants_binding(err); which++) {
-    char err2[1024];
-    int rc2 = compile_with(model, &g, cd, which, &prog, bound, sizeof bound, err2, sizeof err2);
-    if (rc2 == 1) continue;
-    rc = rc2;
-    memcpy(err, err2, sizeof err);
+  int bind[MAX_TENSORS] = {0};
+  int rc = compile_with(model, &g, cd, bind, &prog, bound, sizeof bound, err, sizeof err);
+  for (int tries = 0; rc && tries < g.n_inputs; tries++) { /* bind what the compiler names, and retry */
+    int more = 0;
+    for (int k = 0; k < cd->n_in && k < g.n_inputs; k++)
+      if (!bind[k] && asks_for(err, g.tensors[g.inputs[k]].name)) bind[k] = more = 1;
+    if (!more) more = bind_behind(&g, err, bind);
+    if (!more) break;
+    rc = compile_with(model, &g, cd, bind, &prog, bound, sizeof bound, err, sizeof err);
   }
   if (rc) {
-    set_result(&r, "unsupported", "%s%s", err, "");
+    set_result(&r, "unsupported", "%.800s%s", err, "");
     goto done;
   }
   size_t ilen;
@@ -563,8 +598,8 @@ static void write_report(const char *path, const char *command, ccase *cs, int n
   for (int i = 0; i < n; i++) bound += !strcmp(cs[i].status, "pass") && cs[i].detail[0];
   fprintf(f, "%d of the passing cases had inputs bound at compile time (listed at the end).\n\n", bound);
   fprintf(f, "How a case is judged: the model is compiled (if the compiler needs an input to be a\n"
-             "constant, such as a shape or an axis, the case's own values for its non-float inputs are\n"
-             "bound at compile time, and failing that all its inputs); the program is loaded through the\n"
+             "constant, such as a shape or an axis, the inputs that value comes from are bound to the case's own\n"
+             "values at compile time, never the data the case computes on); the program is loaded through the\n"
              "runtime's verifier and run in fast and in checked mode; every output must have the\n"
              "expected dtype and shape and match by the suite's rule (|got - want| <= 1e-7 + 1e-3 |want|,\n"
              "exact for integers and bools, NaN where NaN is expected), and the two modes must agree\n"
