@@ -22,7 +22,7 @@
 #include "ir.h"
 #include "onnx.pb-c.h"
 
-#define OPSET_MIN 7
+#define OPSET_MIN 6
 #define OPSET_MAX 17
 /* Deepest message nesting accepted (what Python's protobuf allows too). protobuf-c
  * recurses once per level and has no limit of its own: a crafted file would overflow
@@ -753,4 +753,33 @@ int cg_import_onnx(const char *path, cg_graph *g, char *err, size_t errlen) {
   if (!rc) rc = unpack(&m, buf, len, &mp);
   free(buf); /* everything needed is in mp now */
   return finish(&m, mp, rc);
+}
+
+int cg_tensor_from_pb(const uint8_t *buf, size_t len, const char *what, cg_tensor *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  out->rank = -1;
+  out->producer = CG_NONE;
+  cg_graph g;
+  imp m;
+  if (start(&m, &g, what, err, errlen)) {
+    cg_graph_free(&g);
+    return -1;
+  }
+  int rc = -1, t = CG_NONE;
+  Onnx__TensorProto *tp = NULL;
+  if (!nesting_ok(buf, len, &onnx__tensor_proto__descriptor, 1))
+    fail(&m, "not a TensorProto (messages nested more than %d deep)", MAX_NESTING);
+  else if (!(tp = onnx__tensor_proto__unpack(&pb_allocator, len, buf)))
+    fail(&m, "not a valid protobuf TensorProto (corrupt or truncated)");
+  else if (!add_constant(&m, tp, "tensor", tp->name ? tp->name : "", 0, &t)) {
+    *out = g.tensors[t]; /* moved out: the graph forgets it */
+    g.tensors[t].name = NULL;
+    g.tensors[t].data = NULL;
+    rc = 0;
+  }
+  if (tp) onnx__tensor_proto__free_unpacked(tp, &pb_allocator);
+  free(m.slots);
+  free(m.internal);
+  cg_graph_free(&g);
+  return rc;
 }

@@ -278,9 +278,33 @@ static int infer_node(ictx *c) {
   if (IS("Relu") || IS("Sqrt") || IS("Erf") || IS("Exp") || IS("Log") || IS("Tanh") || IS("Sigmoid") ||
       IS("Neg") || IS("Abs") || IS("Reciprocal") || IS("Floor") || IS("Ceil") || IS("Identity") || IS("Dropout") ||
       IS("Clip") || IS("LeakyRelu") || IS("Softmax") || IS("BatchNormalization") || IS("Round") || IS("Sin") ||
-      IS("Cos") || IS("Not") || IS("HardSigmoid") || IS("Elu") || IS("Selu") || IS("Softplus") || IS("LogSoftmax")) {
-    set_shape(y, x->dtype, x->rank, x->dims);
-    if (IS("Dropout") && out_t(c, 1)) set_shape(out_t(c, 1), LS_BOOL, x->rank, x->dims);
+      IS("Cos") || IS("Not") || IS("HardSigmoid") || IS("Elu") || IS("Selu") || IS("Softplus") || IS("LogSoftmax") ||
+      IS("Tan") || IS("Atan") || IS("Asin") || IS("Acos") || IS("Sinh") || IS("Cosh") || IS("Asinh") || IS("Acosh") ||
+      IS("Atanh") || IS("Sign") || IS("IsNaN") || IS("IsInf") || IS("HardSwish") || IS("Celu") || IS("Softsign") ||
+      IS("ThresholdedRelu") || IS("Shrink") || IS("CastLike") || IS("Hardmax") || IS("CumSum")) {
+    if (IS("CumSum") && in_t(c, 1) && !in_t(c, 1)->data) return fail(c, "input %s must be a constant", in_t(c, 1)->name);
+    ls_dtype dt = IS("IsNaN") || IS("IsInf") ? LS_BOOL : IS("CastLike") ? in_t(c, 1)->dtype : x->dtype;
+    set_shape(y, dt, x->rank, x->dims);
+    if (IS("Dropout")) {
+      const cg_tensor *tm = in_t(c, 2), *ratio = in_t(c, 1);
+      if (tm && !tm->data) return fail(c, "input %s (training_mode) must be a constant", tm->name);
+      if (ratio && !ratio->data) return fail(c, "input %s (ratio) must be a constant", ratio->name);
+      double rv = ratio ? (ratio->dtype == LS_F32 ? (double)*(const float *)ratio->data : get_d(ratio, 0)) : 0.5;
+      if (tm && cg_const_int(tm, 0) && rv != 0)
+        return fail(c, "%s", "training-mode Dropout draws random numbers (expected training_mode false or ratio 0)");
+    }
+    if (IS("Dropout") && out_t(c, 1)) { /* the mask: all true when nothing is dropped */
+      cg_tensor *mk = out_t(c, 1);
+      set_shape(mk, LS_BOOL, x->rank, x->dims);
+      int64_t n = cg_tensor_elems(x);
+      uint8_t *ones = malloc((size_t)(n ? n : 1));
+      if (!ones) return fail(c, "%s", "out of memory");
+      memset(ones, 1, (size_t)(n ? n : 1));
+      int rc = cg_set_const(mk, ones, (size_t)n);
+      free(ones);
+      if (rc) return fail(c, "%s", "out of memory");
+      mk->producer = CG_NONE;
+    }
     return 0;
   }
   if (IS("Cast")) {
@@ -291,7 +315,7 @@ static int infer_node(ictx *c) {
   }
   if (IS("Add") || IS("Sub") || IS("Mul") || IS("Div") || IS("Pow") || IS("Equal") || IS("Less") || IS("Greater") ||
       IS("LessOrEqual") || IS("GreaterOrEqual") || IS("And") || IS("Or") || IS("Xor") || IS("Mod") || IS("Max") ||
-      IS("Min") || IS("Sum") || IS("Where") || IS("PRelu")) {
+      IS("Min") || IS("Sum") || IS("Where") || IS("PRelu") || IS("Mean") || IS("BitShift")) {
     int64_t cur[LS_MAX_RANK];
     int rc = x->rank;
     memcpy(cur, x->dims, sizeof cur);
@@ -477,7 +501,8 @@ static int infer_node(ictx *c) {
     }
     return 0;
   }
-  if (IS("ReduceMean") || IS("ReduceSum") || IS("ReduceMax") || IS("ReduceMin")) {
+  if (IS("ReduceMean") || IS("ReduceSum") || IS("ReduceMax") || IS("ReduceMin") || IS("ReduceProd") || IS("ReduceL1") ||
+      IS("ReduceL2") || IS("ReduceLogSum") || IS("ReduceLogSumExp") || IS("ReduceSumSquare")) {
     int64_t ax[LS_MAX_RANK];
     int na;
     if (int_list(c, IS("ReduceSum") ? 1 : 99, "axes", ax, &na, LS_MAX_RANK)) return -1;
@@ -523,6 +548,87 @@ static int infer_node(ictx *c) {
       if (out_t(c, k)) set_shape(out_t(c, k), x->dtype, x->rank, d);
     }
     if (sum != x->dims[a]) return fail(c, "%s", "the split sizes do not add up to the axis");
+    return 0;
+  }
+  if (IS("Size")) {
+    set_shape(y, LS_I64, 0, d);
+    int64_t n = cg_tensor_elems(x);
+    if (cg_set_const(y, &n, 8)) return fail(c, "%s", "out of memory");
+    return 0;
+  }
+  if (IS("ConstantOfShape") || IS("EyeLike") || IS("Range")) { /* values known here */
+    int64_t v[LS_MAX_RANK];
+    int n = 0;
+    ls_dtype dt = LS_F32;
+    uint8_t one[8] = {0};
+    if (IS("ConstantOfShape")) {
+      if (int_list(c, 0, "", v, &n, LS_MAX_RANK)) return -1;
+      const cg_attr *va = cg_attr_find(c->n, "value");
+      if (va && va->kind == CG_ATTR_TENSOR) {
+        const cg_tensor *vt = &c->g->tensors[va->i];
+        dt = vt->dtype;
+        memcpy(one, vt->data, ls_dtype_size(dt));
+      }
+    } else if (IS("EyeLike")) {
+      if (x->rank != 2) return fail(c, "%s", "EyeLike takes a matrix");
+      n = 2, v[0] = x->dims[0], v[1] = x->dims[1];
+      int od = onnx_dtype(cg_attr_int(c->n, "dtype", -1));
+      dt = cg_attr_find(c->n, "dtype") ? (od < 0 ? LS_F32 : (ls_dtype)od) : x->dtype;
+    } else {
+      for (int k = 0; k < 3; k++)
+        if (!in_t(c, k) || !in_t(c, k)->data) return fail(c, "input %s must be a constant", in_t(c, k) ? in_t(c, k)->name : "?");
+      dt = x->dtype;
+      double st = get_d(x, 0), lim = get_d(in_t(c, 1), 0), dl = get_d(in_t(c, 2), 0);
+      double cnt = dl != 0 ? ceil((lim - st) / dl) : 0;
+      n = 1, v[0] = cnt > 0 ? (int64_t)cnt : 0;
+    }
+    set_shape(y, dt, n, v);
+    int64_t total = cg_tensor_elems(y);
+    if (total < 0 || total > FOLD_MAX_ELEMS) return fail(c, "%s", "too many elements to make");
+    size_t sz = ls_dtype_size(dt);
+    uint8_t *buf = calloc((size_t)(total ? total : 1), sz);
+    if (!buf) return fail(c, "%s", "out of memory");
+    int64_t k = cg_attr_int(c->n, "k", 0);
+    for (int64_t i = 0; i < total; i++) {
+      if (IS("ConstantOfShape")) memcpy(buf + (size_t)i * sz, one, sz);
+      else if (IS("EyeLike")) put(buf, dt, i, 1, 1, 0), put(buf, dt, i, 0, i % v[1] - i / v[1] == k, 0);
+      else if (is_float(dt)) put(buf, dt, i, get_d(x, 0) + (double)i * get_d(in_t(c, 2), 0), 0, 1);
+      else put(buf, dt, i, 0, get_i(x, 0) + i * get_i(in_t(c, 2), 0), 0);
+    }
+    int rc = cg_set_const(y, buf, (size_t)total * sz);
+    free(buf);
+    return rc ? fail(c, "%s", "out of memory") : 0;
+  }
+  if (IS("NegativeLogLikelihoodLoss") || IS("SoftmaxCrossEntropyLoss")) {
+    cg_tensor *t = in_t(c, 1);
+    if (!t || x->rank < 2 || t->rank != x->rank - 1) return fail(c, "%s", "expected scores (N, C, d...) and targets (N, d...)");
+    if (strcmp(cg_attr_string(c->n, "reduction", "mean"), "none")) set_shape(y, x->dtype, 0, d);
+    else set_shape(y, x->dtype, t->rank, t->dims);
+    if (out_t(c, 1)) set_shape(out_t(c, 1), x->dtype, x->rank, x->dims);
+    return 0;
+  }
+  if (IS("ArgMax") || IS("ArgMin")) {
+    int a = norm_axis(cg_attr_int(c->n, "axis", 0), x->rank);
+    if (a < 0 || a >= x->rank) return fail(c, "%s", "axis out of range");
+    int keep = (int)cg_attr_int(c->n, "keepdims", 1);
+    r = 0;
+    for (int i = 0; i < x->rank; i++)
+      if (i != a) d[r++] = x->dims[i];
+      else if (keep) d[r++] = 1;
+    set_shape(y, LS_I64, r, d);
+    return 0;
+  }
+  if (IS("GatherElements")) {
+    cg_tensor *ix = in_t(c, 1);
+    if (!ix || ix->rank != x->rank) return fail(c, "%s", "indices of the input's rank expected");
+    set_shape(y, x->dtype, ix->rank, ix->dims);
+    return 0;
+  }
+  if (IS("Trilu")) {
+    cg_tensor *k = in_t(c, 1);
+    if (k && !k->data) return fail(c, "input %s must be a constant", k->name);
+    if (x->rank < 2) return fail(c, "%s", "Trilu takes a tensor of rank >= 2");
+    set_shape(y, x->dtype, x->rank, x->dims);
     return 0;
   }
   if (IS("Constant")) return 0; /* folded */
@@ -748,7 +854,9 @@ int cg_infer(cg_graph *g, char *err, size_t errlen) {
       return -1;
     }
     if (infer_node(&c)) return -1;
-    int f = fold_node(&c);
+    int f = c.n->n_outputs > 0 && c.n->outputs[0] != CG_NONE && g->tensors[c.n->outputs[0]].data &&
+            (!strcmp(c.n->op, "Size") || !strcmp(c.n->op, "ConstantOfShape") || !strcmp(c.n->op, "EyeLike") ||
+             !strcmp(c.n->op, "Range")) ? 1 : fold_node(&c);
     if (f < 0) return -1;
     if (f == 1) {
       for (int k = 0; k < c.n->n_outputs; k++)

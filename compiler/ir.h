@@ -98,6 +98,10 @@ int64_t cg_const_int(const cg_tensor *t, int64_t i);
 int cg_import_onnx(const char *path, cg_graph *g, char *err, size_t errlen);
 int cg_import_onnx_buffer(const uint8_t *buf, size_t len, const char *name, cg_graph *g, char *err,
                           size_t errlen);
+/* One serialized TensorProto (e.g. a test case's input_0.pb) into *out: name, dtype, dims
+ * and little-endian data, converted as the importer converts initializers. `what` names
+ * the source in messages. Returns 0 (free out->name and out->data), or -1 with err set. */
+int cg_tensor_from_pb(const uint8_t *buf, size_t len, const char *what, cg_tensor *out, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -184,6 +184,125 @@ static int lower_imm(lctx *c, int n_post, const ls_op *ops, const double *imms, 
   return lo_flat(c->m, c->n->name, (uint64_t)elems(y), ew_range, &j, c->err, c->errlen);
 }
 
+/* ---- elementwise expression trees ----------------------------------------------------------
+ * A tree in prefix order over the node's operands, lowered as one flat pass: E_OP(op) takes
+ * its operands from the tokens after it; E_IN(k) reads operand k (again at every use: a
+ * stream has one consumer); E_IMM(op, v) applies an immediate op to the tree after it;
+ * E_CONST(v) is v in every lane (a splat timed by a read of operand 0); E_CVT(t) converts
+ * the tree after it to type t (LS_DTYPE_COUNT: the output's type; nothing if already so).
+ * An op's type is its first operand's (SEL: its second's). */
+enum { EX_OP, EX_IN, EX_IMM, EX_CONST, EX_CVT };
+typedef struct ex_tok {
+  uint8_t kind;
+  ls_op op;
+  int in;
+  double imm;
+  ls_dtype t;
+} ex_tok;
+#define E_OP(o) ((ex_tok){EX_OP, (o), 0, 0, LS_DTYPE_COUNT})
+#define E_IN(k) ((ex_tok){EX_IN, LS_OP_COUNT, (k), 0, LS_DTYPE_COUNT})
+#define E_IMM(o, v) ((ex_tok){EX_IMM, (o), 0, (v), LS_DTYPE_COUNT})
+#define E_CONST(v) ((ex_tok){EX_CONST, LS_OP_SPLAT, 0, (v), LS_DTYPE_COUNT})
+#define E_CONST_T(v, ty) ((ex_tok){EX_CONST, LS_OP_SPLAT, 0, (v), (ty)})
+#define E_CVT(ty) ((ex_tok){EX_CVT, LS_OP_CVT, 0, 0, (ty)})
+#define EX_MAX 96
+
+typedef struct ex_job {
+  ew_operand in[8];
+  int n_in;
+  ex_tok tok[EX_MAX];
+  int n_tok;
+  ls_dtype out_t, const_t; /* const_t: the type of E_CONST without one (the first operand's) */
+  int out_buf;
+  const ls_target *tg;
+  /* while building */
+  lo_group *g;
+  uint64_t first;
+  uint32_t n, lanes;
+  int pos;
+} ex_job;
+
+static int ex_read(ex_job *j, int k) {
+  const ew_operand *o = &j->in[k];
+  size_t sz = ls_dtype_size(o->t);
+  if (o->splat) return lo_read(j->g, o->buf, o->off, j->n, 0, o->t, 0, 0);
+  return lo_read(j->g, o->buf, o->off + j->first * sz, j->n, (int64_t)(j->tg->lanes * sz), o->t, j->lanes, 0);
+}
+
+static int ex_build(ex_job *j, ls_dtype *t) {
+  const ex_tok *k = &j->tok[j->pos++];
+  int a, b = LO_NONE, cc = LO_NONE;
+  ls_dtype ta, tb = LS_DTYPE_COUNT;
+  switch (k->kind) {
+  case EX_IN:
+    *t = j->in[k->in].t;
+    return ex_read(j, k->in);
+  case EX_CONST:
+    *t = k->t == LS_DTYPE_COUNT ? j->const_t : k->t;
+    return lo_op_imm(j->g, LS_OP_SPLAT, *t, ex_read(j, 0), k->imm);
+  case EX_CVT: {
+    ls_dtype to = k->t == LS_DTYPE_COUNT ? j->out_t : k->t;
+    a = ex_build(j, &ta);
+    *t = to;
+    return ta == to ? a : lo_cvt(j->g, ta, to, a);
+  }
+  case EX_IMM:
+    a = ex_build(j, &ta);
+    *t = ta;
+    return lo_op_imm(j->g, k->op, ta, a, k->imm);
+  default: break;
+  }
+  const ls_format f = ls_ops[k->op].format;
+  a = ex_build(j, &ta);
+  if (f == LS_FMT_BIN || f == LS_FMT_TER) b = ex_build(j, &tb);
+  if (f == LS_FMT_TER) {
+    ls_dtype tc;
+    cc = ex_build(j, &tc);
+  }
+  ls_dtype opt = k->op == LS_OP_SEL ? tb : ta;
+  *t = k->op == LS_OP_EQ || k->op == LS_OP_NE || k->op == LS_OP_LT || k->op == LS_OP_LE ? LS_BOOL : opt;
+  return lo_op(j->g, k->op, opt, a, b, cc);
+}
+
+static void ex_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32_t lanes) {
+  ex_job *j = user;
+  j->g = g, j->first = first, j->n = n, j->lanes = lanes, j->pos = 0;
+  ls_dtype t;
+  int v = ex_build(j, &t);
+  if (t != j->out_t) v = lo_cvt(g, t, j->out_t, v);
+  lo_write(g, j->out_buf, first * ls_dtype_size(j->out_t), (int64_t)(j->tg->lanes * ls_dtype_size(j->out_t)), j->out_t,
+           lanes, v);
+}
+
+/* the node's output 0 = the tree over its inputs (broadcast to the output's shape) and
+ * `extra` operands (E_IN(4 + i)) */
+static int lower_expr_with(lctx *c, const ex_tok *tok, int n_tok, const ew_operand *extra, int n_extra) {
+  const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
+  ex_job *j = calloc(1, sizeof *j);
+  if (!j || n_tok > EX_MAX) return free(j), fail(c, "out of memory");
+  for (int k = 0; k < c->n->n_inputs && k < (n_extra ? 4 : 8); k++) {
+    if (!T(c, k)) continue;
+    if (operand(c, k, y, &j->in[k])) return free(j), -1;
+    j->n_in = k + 1;
+  }
+  for (int k = 0; k < n_extra && k < 4; k++) j->in[4 + k] = extra[k], j->n_in = 5 + k;
+  memcpy(j->tok, tok, sizeof *tok * (size_t)n_tok);
+  j->n_tok = n_tok;
+  j->out_t = y->dtype;
+  j->const_t = T(c, 0)->dtype;
+  j->out_buf = buf_of(c, c->n->outputs[0]);
+  j->tg = &c->m->t;
+  int rc = lo_flat(c->m, c->n->name, (uint64_t)elems(y), ex_range, j, c->err, c->errlen);
+  free(j);
+  return rc;
+}
+static int lower_expr(lctx *c, const ex_tok *tok, int n_tok) { return lower_expr_with(c, tok, n_tok, NULL, 0); }
+#define EXPR(...)                                              \
+  do {                                                         \
+    const ex_tok tk_[] = {__VA_ARGS__};                        \
+    return lower_expr(c, tk_, (int)(sizeof tk_ / sizeof *tk_)); \
+  } while (0)
+
 /* copy tensor src into tensor dst's buffer (graph outputs that alias something else) */
 static int copy_tensor(lctx *c, int src, int dst_buf) {
   const cg_tensor *x = &c->g->tensors[src];
@@ -280,20 +399,35 @@ typedef struct red_job {
   int gbuf, out_buf;
   uint32_t R;
   uint64_t Q;
-  ls_op op;        /* VSUM or VMAX */
+  ls_op op;        /* VSUM or VMAX; MUL or MIN: a chain over the rows */
   double scale;    /* 1: none */
   ls_dtype t;
+  ls_op pre, post; /* LS_OP_COUNT: none; pre MUL: squared */
 } red_job;
 
 static int lower_reduce_rows(lctx *c, const red_job *j) {
   const uint64_t blocks = (j->Q + L - 1) / L;
   const size_t sz = ls_dtype_size(j->t);
+  const int chain = j->op == LS_OP_MUL || j->op == LS_OP_MIN;
+  if (chain && j->R > 256) return fail(c, "a product or minimum over more than 256 values is not supported");
   for (uint64_t b = 0; b < blocks; b++) {
     uint32_t lanes = b + 1 == blocks && j->Q % L ? (uint32_t)(j->Q % L) : 0;
     lo_group *g = lo_group_new(c->m, c->n->name);
-    int v = lo_read(g, j->gbuf, b * L * sz, j->R, (int64_t)(j->Q * sz), j->t, lanes, 0);
-    v = lo_op(g, j->op, j->t, v, LO_NONE, LO_NONE);
+    int v;
+    if (chain) {
+      v = lo_read(g, j->gbuf, b * L * sz, 1, 0, j->t, lanes, 0);
+      for (uint32_t r = 1; r < j->R; r++)
+        v = lo_op(g, j->op, j->t, v, lo_read(g, j->gbuf, (r * j->Q + b * L) * sz, 1, 0, j->t, lanes, 0), LO_NONE);
+    } else {
+      v = lo_read(g, j->gbuf, b * L * sz, j->R, (int64_t)(j->Q * sz), j->t, lanes, 0);
+      if (j->pre == LS_OP_MUL)
+        v = lo_op(g, LS_OP_MUL, j->t, v, lo_read(g, j->gbuf, b * L * sz, j->R, (int64_t)(j->Q * sz), j->t, lanes, 0), LO_NONE);
+      else if (j->pre != LS_OP_COUNT && j->pre != 0)
+        v = lo_op(g, j->pre, j->t, v, LO_NONE, LO_NONE);
+      v = lo_op(g, j->op, j->t, v, LO_NONE, LO_NONE);
+    }
     if (j->scale != 1.0) v = lo_op_imm(g, LS_OP_MULS, j->t, v, j->scale);
+    if (j->post != LS_OP_COUNT && j->post != 0) v = lo_op(g, j->post, j->t, v, LO_NONE, LO_NONE);
     lo_write(g, j->out_buf, b * L * sz, (int64_t)(L * sz), j->t, lanes, v);
     if (lo_finish(g, &c->m->t, c->err, c->errlen)) return -1;
   }
@@ -359,23 +493,26 @@ static int lower_reduce(lctx *c) {
   free(idx);
   if (rc) return rc;
   int is_max = !strcmp(op, "ReduceMax") || !strcmp(op, "GlobalMaxPool");
-  red_job j = {gb, buf_of(c, c->n->outputs[0]), R, Q, is_max ? LS_OP_VMAX : LS_OP_VSUM, 1.0, x->dtype};
+  red_job j = {gb, buf_of(c, c->n->outputs[0]), R, Q, is_max ? LS_OP_VMAX : LS_OP_VSUM, 1.0, x->dtype, LS_OP_COUNT, LS_OP_COUNT};
   if (!strcmp(op, "ReduceMean") || !strcmp(op, "GlobalAveragePool")) j.scale = 1.0 / R;
-  if (!strcmp(op, "ReduceMin")) return fail(c, "ReduceMin is not supported yet");
+  if (!strcmp(op, "ReduceMin")) j.op = LS_OP_MIN;
+  if (!strcmp(op, "ReduceProd")) j.op = LS_OP_MUL;
+  if (!strcmp(op, "ReduceL1")) j.pre = LS_OP_ABS;
+  if (!strcmp(op, "ReduceL2") || !strcmp(op, "ReduceSumSquare")) j.pre = LS_OP_MUL;
+  if (!strcmp(op, "ReduceL2")) j.post = LS_OP_SQRT;
+  if (!strcmp(op, "ReduceLogSum")) j.post = LS_OP_LOG;
+  if (!strcmp(op, "ReduceLogSumExp")) j.pre = LS_OP_EXP, j.post = LS_OP_LOG;
+  if ((j.pre == LS_OP_EXP || j.post != LS_OP_COUNT) && ls_dtype_class(x->dtype) != 'F')
+    return fail(c, "this reduction is supported for float types");
+  if (R == 0) return fail(c, "a reduction over no elements is not supported");
   return lower_reduce_rows(c, &j);
 }
 
 /* Softmax: rows gathered so the softmax axis runs down the rows of G[R][Q]; per block of
  * L columns: max, exp(x - max), sum, divide; then gathered back. */
-static int lower_softmax(lctx *c) {
-  const cg_tensor *x = T(c, 0);
+static int softmax_rows(lctx *c, int xt, const int *mask, int is_log, int dst_buf) {
+  const cg_tensor *x = &c->g->tensors[xt];
   if (x->dtype != LS_F32) return fail(c, "Softmax is supported for f32");
-  int axis = (int)cg_attr_int(c->n, "axis", c->g->opset >= 13 ? -1 : 1);
-  if (axis < 0) axis += x->rank;
-  int mask[LS_MAX_RANK] = {0};
-  if (c->g->opset >= 13) mask[axis] = 1;
-  else
-    for (int d = axis; d < x->rank; d++) mask[d] = 1; /* before opset 13: the trailing block as one axis */
   uint32_t R;
   uint64_t Q;
   int32_t *idx = reduce_table(x, mask, &R, &Q);
@@ -389,7 +526,7 @@ static int lower_softmax(lctx *c) {
   const uint64_t blocks = (Q + L - 1) / L;
   snprintf(name, sizeof name, "%s.stat", c->n->name);
   int sb = lo_buf_new(c->m, name, blocks * L * 4 * 2);
-  if (lower_gather_table(c, tid(c, 0), gb, idx, RQ)) return free(idx), -1;
+  if (lower_gather_table(c, xt, gb, idx, RQ)) return free(idx), -1;
   for (uint64_t b = 0; b < blocks; b++) {
     uint32_t lanes = b + 1 == blocks && Q % L ? (uint32_t)(Q % L) : 0;
     const uint64_t col = b * L * 4, mx = b * 2 * L * 4, sm = mx + L * 4;
@@ -405,8 +542,15 @@ static int lower_softmax(lctx *c) {
     lo_write(g, sb, sm, 0, LS_F32, 0, lo_op(g, LS_OP_VSUM, LS_F32, lo_read(g, eb, col, R, rs, LS_F32, lanes, 0), LO_NONE, LO_NONE));
     if (lo_finish(g, &c->m->t, c->err, c->errlen)) return free(idx), -1;
     g = lo_group_new(c->m, c->n->name);
-    int q = lo_op(g, LS_OP_DIV, LS_F32, lo_read(g, eb, col, R, rs, LS_F32, lanes, 0), lo_read(g, sb, sm, R, 0, LS_F32, 0, 0), LO_NONE);
-    lo_write(g, gb, col, rs, LS_F32, lanes, q);
+    int q;
+    if (is_log) { /* (x - max) - log(sum) */
+      q = lo_op(g, LS_OP_SUB, LS_F32, lo_read(g, gb, col, R, rs, LS_F32, lanes, 0), lo_read(g, sb, mx, R, 0, LS_F32, 0, 0), LO_NONE);
+      q = lo_op(g, LS_OP_SUB, LS_F32, q, lo_op(g, LS_OP_LOG, LS_F32, lo_read(g, sb, sm, R, 0, LS_F32, 0, 0), LO_NONE, LO_NONE), LO_NONE);
+      lo_write(g, eb, col, rs, LS_F32, lanes, q);
+    } else {
+      q = lo_op(g, LS_OP_DIV, LS_F32, lo_read(g, eb, col, R, rs, LS_F32, lanes, 0), lo_read(g, sb, sm, R, 0, LS_F32, 0, 0), LO_NONE);
+      lo_write(g, gb, col, rs, LS_F32, lanes, q);
+    }
     if (lo_finish(g, &c->m->t, c->err, c->errlen)) return free(idx), -1;
   }
   /* back: out[i] sits at G[row][col] where idx[row*Q+col] == i */
@@ -414,9 +558,361 @@ static int lower_softmax(lctx *c) {
   if (!inv) return free(idx), fail(c, "out of memory");
   for (uint64_t k = 0; k < RQ; k++) inv[idx[k]] = (int32_t)k;
   free(idx);
-  int rc = lo_gather_copy(c->m, c->n->name, buf_of(c, c->n->outputs[0]), 0, gb, 0, RQ, LS_F32, inv, RQ, c->err, c->errlen);
+  int rc = lo_gather_copy(c->m, c->n->name, dst_buf, 0, is_log ? eb : gb, 0, RQ, LS_F32, inv, RQ, c->err, c->errlen);
   free(inv);
   return rc;
+}
+
+/* The row of the first (last) largest value of each column of G[R][Q] (t), as i32 into
+ * am_buf: per block of L columns the max, then max over rows of (G == max ? -r : -R) (for
+ * the last: r : -1), negated. `neg`: of -G, for the smallest. */
+static int argmax_rows(lctx *c, int gb, uint32_t R, uint64_t Q, ls_dtype t, int neg, int last, int am_buf) {
+  const size_t sz = ls_dtype_size(t);
+  const uint64_t blocks = (Q + L - 1) / L;
+  char name[200];
+  int32_t *rows = malloc(sizeof *rows * (size_t)R * L);
+  if (!rows) return fail(c, "out of memory");
+  for (uint32_t r = 0; r < R; r++)
+    for (uint32_t l = 0; l < L; l++) rows[(size_t)r * L + l] = last ? (int32_t)r : -(int32_t)r;
+  snprintf(name, sizeof name, "%s.rowidx", c->n->name);
+  int rb = lo_buf_const(c->m, name, rows, (uint64_t)R * L * 4);
+  free(rows);
+  snprintf(name, sizeof name, "%s.max", c->n->name);
+  int mb = lo_buf_new(c->m, name, blocks * L * sz);
+  const int64_t rs = (int64_t)(Q * sz);
+  for (uint64_t b = 0; b < blocks; b++) {
+    uint32_t lanes = b + 1 == blocks && Q % L ? (uint32_t)(Q % L) : 0;
+    const uint64_t col = b * L * sz;
+    lo_group *g = lo_group_new(c->m, c->n->name);
+    int v = lo_read(g, gb, col, R, rs, t, lanes, 0);
+    if (neg) v = lo_op(g, LS_OP_NEG, t, v, LO_NONE, LO_NONE);
+    lo_write(g, mb, col, 0, t, 0, lo_op(g, LS_OP_VMAX, t, v, LO_NONE, LO_NONE));
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return -1;
+    g = lo_group_new(c->m, c->n->name);
+    v = lo_read(g, gb, col, R, rs, t, lanes, 0);
+    if (neg) v = lo_op(g, LS_OP_NEG, t, v, LO_NONE, LO_NONE);
+    int eq = lo_op(g, LS_OP_EQ, t, v, lo_read(g, mb, col, R, 0, t, 0, 0), LO_NONE);
+    int ri = lo_read(g, rb, 0, R, (int64_t)L * 4, LS_I32, 0, 0);
+    int none = lo_op_int(g, LS_OP_SPLAT, LS_I32, lo_read(g, rb, 0, R, (int64_t)L * 4, LS_I32, 0, 0), last ? -1 : -(int64_t)R);
+    v = lo_op(g, LS_OP_VMAX, LS_I32, lo_op(g, LS_OP_SEL, LS_I32, eq, ri, none), LO_NONE, LO_NONE);
+    if (!last) v = lo_op(g, LS_OP_NEG, LS_I32, v, LO_NONE, LO_NONE);
+    lo_write(g, am_buf, b * L * 4, 0, LS_I32, lanes, v);
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return -1;
+  }
+  return 0;
+}
+
+/* CumSum: row k of G[A][total] holds x at position k along the axis where it counts toward
+ * y[i] (else 0); y is the sum over the rows */
+static int lower_cumsum(lctx *c) {
+  const cg_tensor *x = T(c, 0), *ax = T(c, 1);
+  if (!ax || !ax->data) return fail(c, "the axis must be a constant");
+  int axis = (int)cg_const_int(ax, 0);
+  if (axis < 0) axis += x->rank;
+  if (axis < 0 || axis >= x->rank) return fail(c, "axis out of range");
+  const int excl = (int)cg_attr_int(c->n, "exclusive", 0), rev = (int)cg_attr_int(c->n, "reverse", 0);
+  int64_t xs[LS_MAX_RANK];
+  strides_of(x, xs);
+  const int64_t A = x->dims[axis], total = elems(x);
+  if (A * total > (int64_t)1 << 26) return fail(c, "too large");
+  int32_t *idx = malloc(sizeof *idx * (size_t)(A * total > 0 ? A * total : 1));
+  if (!idx) return fail(c, "out of memory");
+  for (int64_t i = 0; i < total; i++) {
+    int64_t a = i / xs[axis] % A, rest = i - a * xs[axis];
+    for (int64_t k = 0; k < A; k++) {
+      int in = rev ? (excl ? k > a : k >= a) : (excl ? k < a : k <= a);
+      idx[k * total + i] = in ? (int32_t)(rest + k * xs[axis]) : -1;
+    }
+  }
+  char name[200];
+  snprintf(name, sizeof name, "%s.rows", c->n->name);
+  int gb = lo_buf_new(c->m, name, (uint64_t)(A * total) * ls_dtype_size(x->dtype));
+  int rc = lower_gather_table(c, tid(c, 0), gb, idx, (uint64_t)(A * total));
+  free(idx);
+  if (rc) return rc;
+  red_job j = {gb, buf_of(c, c->n->outputs[0]), (uint32_t)A, (uint64_t)total, LS_OP_VSUM, 1.0, x->dtype, LS_OP_COUNT, LS_OP_COUNT};
+  return lower_reduce_rows(c, &j);
+}
+
+/* ArgMax, ArgMin: the rows gathered, argmax_rows, widened to i64 */
+static int lower_argmax(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  int axis = (int)cg_attr_int(c->n, "axis", 0);
+  if (axis < 0) axis += x->rank;
+  int mask[LS_MAX_RANK] = {0};
+  mask[axis] = 1;
+  uint32_t R;
+  uint64_t Q;
+  int32_t *idx = reduce_table(x, mask, &R, &Q);
+  if (!idx) return fail(c, "out of memory");
+  if (R == 0) return free(idx), fail(c, "an ArgMax over an empty axis");
+  char name[200];
+  snprintf(name, sizeof name, "%s.rows", c->n->name);
+  int gb = lo_buf_new(c->m, name, (uint64_t)R * Q * ls_dtype_size(x->dtype));
+  int rc = lower_gather_table(c, tid(c, 0), gb, idx, (uint64_t)R * Q);
+  free(idx);
+  if (rc) return rc;
+  snprintf(name, sizeof name, "%s.am", c->n->name);
+  int am = lo_buf_new(c->m, name, ((Q + L - 1) / L) * L * 4);
+  if (argmax_rows(c, gb, R, Q, x->dtype, !strcmp(c->n->op, "ArgMin"), (int)cg_attr_int(c->n, "select_last_index", 0), am))
+    return -1;
+  ew_job j = {0};
+  j.n_in = 1, j.op = LS_OP_CVT, j.t = LS_I32, j.out_t = LS_I64, j.tg = &c->m->t;
+  j.in[0] = (ew_operand){am, 0, 0, LS_I32};
+  j.out_buf = buf_of(c, c->n->outputs[0]);
+  return lo_flat(c->m, c->n->name, Q, ew_range, &j, c->err, c->errlen);
+}
+
+/* Hardmax: 1 at the first largest value along the axis, else 0 */
+static int lower_hardmax(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  int axis = (int)cg_attr_int(c->n, "axis", c->g->opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += x->rank;
+  int mask[LS_MAX_RANK] = {0};
+  if (c->g->opset >= 13) mask[axis] = 1;
+  else
+    for (int d = axis; d < x->rank; d++) mask[d] = 1;
+  uint32_t R;
+  uint64_t Q;
+  int32_t *idx = reduce_table(x, mask, &R, &Q);
+  if (!idx) return fail(c, "out of memory");
+  const uint64_t RQ = (uint64_t)R * Q;
+  const size_t sz = ls_dtype_size(x->dtype);
+  char name[200];
+  snprintf(name, sizeof name, "%s.rows", c->n->name);
+  int gb = lo_buf_new(c->m, name, RQ * sz);
+  snprintf(name, sizeof name, "%s.am", c->n->name);
+  int am = lo_buf_new(c->m, name, ((Q + L - 1) / L) * L * 4);
+  snprintf(name, sizeof name, "%s.onehot", c->n->name);
+  int hb = lo_buf_new(c->m, name, RQ * sz);
+  int32_t *rows = malloc(sizeof *rows * (size_t)R * L);
+  if (!rows) return free(idx), fail(c, "out of memory");
+  for (uint32_t r = 0; r < R; r++)
+    for (uint32_t l = 0; l < L; l++) rows[(size_t)r * L + l] = (int32_t)r;
+  snprintf(name, sizeof name, "%s.rownum", c->n->name);
+  int rb = lo_buf_const(c->m, name, rows, (uint64_t)R * L * 4);
+  free(rows);
+  if (lower_gather_table(c, tid(c, 0), gb, idx, RQ) || argmax_rows(c, gb, R, Q, x->dtype, 0, 0, am)) return free(idx), -1;
+  const uint64_t blocks = (Q + L - 1) / L;
+  for (uint64_t b = 0; b < blocks; b++) {
+    uint32_t lanes = b + 1 == blocks && Q % L ? (uint32_t)(Q % L) : 0;
+    lo_group *g = lo_group_new(c->m, c->n->name);
+    int eq = lo_op(g, LS_OP_EQ, LS_I32, lo_read(g, rb, 0, R, (int64_t)L * 4, LS_I32, 0, 0), lo_read(g, am, b * L * 4, R, 0, LS_I32, 0, 0),
+                   LO_NONE);
+    lo_write(g, hb, b * L * sz, (int64_t)(Q * sz), x->dtype, lanes, lo_cvt(g, LS_BOOL, x->dtype, eq));
+    if (lo_finish(g, &c->m->t, c->err, c->errlen)) return free(idx), -1;
+  }
+  int32_t *inv = malloc(sizeof *inv * (size_t)(RQ ? RQ : 1));
+  if (!inv) return free(idx), fail(c, "out of memory");
+  for (uint64_t k = 0; k < RQ; k++) inv[idx[k]] = (int32_t)k;
+  free(idx);
+  int rc = lo_gather_copy(c->m, c->n->name, buf_of(c, c->n->outputs[0]), 0, hb, 0, RQ, x->dtype, inv, RQ, c->err, c->errlen);
+  free(inv);
+  return rc;
+}
+
+static int lower_softmax(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  int axis = (int)cg_attr_int(c->n, "axis", c->g->opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += x->rank;
+  int mask[LS_MAX_RANK] = {0};
+  if (c->g->opset >= 13) mask[axis] = 1;
+  else
+    for (int d = axis; d < x->rank; d++) mask[d] = 1; /* before opset 13: the trailing block as one axis */
+  return softmax_rows(c, tid(c, 0), mask, !strcmp(c->n->op, "LogSoftmax"), buf_of(c, c->n->outputs[0]));
+}
+
+/* ---- losses -----------------------------------------------------------------------------------
+ * NegativeLogLikelihoodLoss over x (N, C, d...) and a target (N, d...) known at run time:
+ * per target element, the gather index n*C*D + t*D + d is computed on the VXM (a constant
+ * base plus t*D), loss = -x[index] * w[t] (0 where t is ignore_index); then none, sum or
+ * mean (the sum of losses over the sum of the weights taken). */
+typedef struct nll_job {
+  int x_buf, t_buf, base_buf, w_buf, loss_buf, wsum_buf;
+  uint32_t x_elems, w_elems;
+  int64_t D, ignore;
+  int has_ignore;
+  ls_dtype xt, tt;
+  const ls_target *tg;
+} nll_job;
+
+static int nll_target(lo_group *g, const nll_job *j, uint64_t first, uint32_t n, uint32_t lanes) {
+  const size_t ts = ls_dtype_size(j->tt);
+  int t = lo_read(g, j->t_buf, first * ts, n, (int64_t)(j->tg->lanes * ts), j->tt, lanes, 0);
+  return j->tt == LS_I32 ? t : lo_cvt(g, j->tt, LS_I32, t);
+}
+
+/* w[t], or 1; 0 where t is ignore_index */
+static int nll_weight(lo_group *g, const nll_job *j, uint64_t first, uint32_t n, uint32_t lanes) {
+  int w;
+  if (j->w_buf != LO_NONE) w = lo_gather(g, j->w_buf, 0, j->w_elems, j->xt, nll_target(g, j, first, n, lanes));
+  else w = lo_op_imm(g, LS_OP_SPLAT, j->xt, nll_target(g, j, first, n, lanes), 1);
+  if (j->has_ignore) {
+    const size_t ts = ls_dtype_size(j->tt);
+    int t = lo_read(g, j->t_buf, first * ts, n, (int64_t)(j->tg->lanes * ts), j->tt, lanes, 0);
+    int ii = lo_op_imm(g, LS_OP_SPLAT, j->tt, lo_read(g, j->t_buf, first * ts, n, (int64_t)(j->tg->lanes * ts), j->tt, lanes, 0),
+                       (double)j->ignore);
+    int keep = lo_op(g, LS_OP_NE, j->tt, t, ii, LO_NONE);
+    w = lo_op(g, LS_OP_SEL, j->xt, keep, w, lo_op_imm(g, LS_OP_SPLAT, j->xt, nll_target(g, j, first, n, lanes), 0));
+  }
+  return w;
+}
+
+static void nll_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32_t lanes) {
+  const nll_job *j = user;
+  const size_t xs = ls_dtype_size(j->xt);
+  const int64_t vb = (int64_t)j->tg->lanes;
+  int idx = lo_op_int(g, LS_OP_MULS, LS_I32, nll_target(g, j, first, n, lanes), j->D);
+  idx = lo_op(g, LS_OP_ADD, LS_I32, idx, lo_read(g, j->base_buf, first * 4, n, vb * 4, LS_I32, lanes, 0), LO_NONE);
+  int v = lo_op(g, LS_OP_NEG, j->xt, lo_gather(g, j->x_buf, 0, j->x_elems, j->xt, idx), LO_NONE, LO_NONE);
+  v = lo_op(g, LS_OP_MUL, j->xt, v, nll_weight(g, j, first, n, lanes), LO_NONE);
+  lo_write(g, j->loss_buf, first * xs, vb * (int64_t)xs, j->xt, lanes, v);
+  if (j->wsum_buf != LO_NONE) lo_write(g, j->wsum_buf, first * xs, vb * (int64_t)xs, j->xt, lanes, nll_weight(g, j, first, n, lanes));
+}
+
+/* the sum of count elements of buf as one vector (lane 0 holds it) */
+static int sum_all(lo_group *g, int buf, uint64_t count, ls_dtype t, uint32_t L_) {
+  const size_t sz = ls_dtype_size(t);
+  const uint64_t full = count / L_, tail = count % L_;
+  int v = LO_NONE;
+  if (full) v = lo_op(g, LS_OP_VSUM, t, lo_read(g, buf, 0, (uint32_t)full, (int64_t)(L_ * sz), t, 0, 0), LO_NONE, LO_NONE);
+  if (tail) {
+    int r = lo_read(g, buf, full * L_ * sz, 1, 0, t, (uint32_t)tail, 0);
+    v = v == LO_NONE ? r : lo_op(g, LS_OP_ADD, t, v, r, LO_NONE);
+  }
+  return lo_op(g, LS_OP_LSUM, t, v, LO_NONE, LO_NONE);
+}
+
+static int nll_core(lctx *c, int x_buf, const cg_tensor *x, int tt, int wt, int out_buf) {
+  const cg_tensor *tg = &c->g->tensors[tt];
+  if (ls_dtype_class(x->dtype) != 'F' || ls_dtype_class(tg->dtype) == 'F') return fail(c, "expected float scores and integer targets");
+  const char *red = cg_attr_string(c->n, "reduction", "mean");
+  const int64_t C = x->dims[1], Nt = elems(tg), D = Nt / (x->dims[0] ? x->dims[0] : 1);
+  if ((uint64_t)elems(x) > INT32_MAX) return fail(c, "too large to index");
+  nll_job j = {x_buf, buf_of(c, tt), LO_NONE, wt == CG_NONE ? LO_NONE : buf_of(c, wt), LO_NONE, LO_NONE, (uint32_t)elems(x),
+               (uint32_t)C, D, cg_attr_int(c->n, "ignore_index", 0), cg_attr_find(c->n, "ignore_index") != NULL,
+               x->dtype, tg->dtype, &c->m->t};
+  int32_t *base = malloc(sizeof *base * (size_t)(Nt ? Nt : 1));
+  if (!base) return fail(c, "out of memory");
+  for (int64_t i = 0; i < Nt; i++) base[i] = (int32_t)(i / D * C * D + i % D);
+  char name[200];
+  snprintf(name, sizeof name, "%s.base", c->n->name);
+  j.base_buf = lo_buf_const(c->m, name, base, (uint64_t)Nt * 4);
+  free(base);
+  const size_t xs = ls_dtype_size(x->dtype);
+  const int none = !strcmp(red, "none"), mean = !strcmp(red, "mean");
+  if (none) j.loss_buf = out_buf;
+  else {
+    snprintf(name, sizeof name, "%s.loss", c->n->name);
+    j.loss_buf = lo_buf_new(c->m, name, (uint64_t)Nt * xs);
+  }
+  if (mean) {
+    snprintf(name, sizeof name, "%s.weights", c->n->name);
+    j.wsum_buf = lo_buf_new(c->m, name, (uint64_t)Nt * xs);
+  }
+  if (lo_flat(c->m, c->n->name, (uint64_t)Nt, nll_range, &j, c->err, c->errlen)) return -1;
+  if (none) return 0;
+  lo_group *g = lo_group_new(c->m, c->n->name);
+  int v = sum_all(g, j.loss_buf, (uint64_t)Nt, x->dtype, L);
+  if (mean) v = lo_op(g, LS_OP_DIV, x->dtype, v, sum_all(g, j.wsum_buf, (uint64_t)Nt, x->dtype, L), LO_NONE);
+  lo_write(g, out_buf, 0, 0, x->dtype, 1, v);
+  return lo_finish(g, &c->m->t, c->err, c->errlen);
+}
+
+/* y[i] = x[base[i] + k[i]*S], k the index tensor's element for i (taken through a constant
+ * table when the index tensor is not in y's order), a negative k counting from dim. */
+typedef struct rg_job {
+  int x_buf, k_buf, base_buf;
+  uint32_t x_elems;
+  int64_t S, dim;
+  ls_dtype xt, kt;
+  int y_buf;
+  const ls_target *tg;
+} rg_job;
+
+static int rg_index(lo_group *g, const rg_job *j, uint64_t first, uint32_t n, uint32_t lanes) {
+  const size_t ks = ls_dtype_size(j->kt);
+  int k = lo_read(g, j->k_buf, first * ks, n, (int64_t)(j->tg->lanes * ks), j->kt, lanes, 0);
+  return j->kt == LS_I32 ? k : lo_cvt(g, j->kt, LS_I32, k);
+}
+
+static void rg_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32_t lanes) {
+  const rg_job *j = user;
+  const int64_t vb = (int64_t)j->tg->lanes;
+  /* k < 0 ? k + dim : k */
+  int neg = lo_op(g, LS_OP_LT, LS_I32, rg_index(g, j, first, n, lanes),
+                  lo_op_int(g, LS_OP_SPLAT, LS_I32, rg_index(g, j, first, n, lanes), 0), LO_NONE);
+  int k = lo_op(g, LS_OP_SEL, LS_I32, neg, lo_op_int(g, LS_OP_ADDS, LS_I32, rg_index(g, j, first, n, lanes), j->dim),
+                rg_index(g, j, first, n, lanes));
+  int idx = lo_op(g, LS_OP_MAC, LS_I32, k, lo_op_int(g, LS_OP_SPLAT, LS_I32, rg_index(g, j, first, n, lanes), j->S),
+                  lo_read(g, j->base_buf, first * 4, n, vb * 4, LS_I32, lanes, 0));
+  const size_t xs = ls_dtype_size(j->xt);
+  lo_write(g, j->y_buf, first * xs, vb * (int64_t)xs, j->xt, lanes, lo_gather(g, j->x_buf, 0, j->x_elems, j->xt, idx));
+}
+
+/* Gather and GatherElements with indices known only at run time */
+static int lower_runtime_gather(lctx *c) {
+  const cg_tensor *x = T(c, 0), *ix = T(c, 1), *y = &c->g->tensors[c->n->outputs[0]];
+  if (ls_dtype_class(ix->dtype) == 'F' || ls_dtype_class(ix->dtype) == 'B') return fail(c, "expected integer indices");
+  if ((uint64_t)elems(x) > INT32_MAX || (uint64_t)elems(y) > INT32_MAX) return fail(c, "too large to index");
+  int axis = (int)cg_attr_int(c->n, "axis", 0);
+  if (axis < 0) axis += x->rank;
+  const int elements = !strcmp(c->n->op, "GatherElements");
+  int64_t xs[LS_MAX_RANK], total = elems(y), coord[LS_MAX_RANK] = {0};
+  strides_of(x, xs);
+  int32_t *base = malloc(sizeof *base * (size_t)(total ? total : 1)), *kmap = malloc(sizeof *kmap * (size_t)(total ? total : 1));
+  if (!base || !kmap) return free(base), free(kmap), fail(c, "out of memory");
+  for (int64_t i = 0; i < total; i++) {
+    int64_t b = 0, ki = 0, ks = 1;
+    if (elements) {
+      for (int d = 0; d < x->rank; d++) b += d == axis ? 0 : coord[d] * xs[d];
+      ki = i;
+    } else { /* y = x[:axis] idx x[axis+1:] */
+      for (int d = 0; d < axis; d++) b += coord[d] * xs[d];
+      for (int d = axis + 1; d < x->rank; d++) b += coord[d + ix->rank - 1] * xs[d];
+      for (int d = axis + ix->rank - 1; d >= axis; d--) ki += coord[d] * ks, ks *= y->dims[d];
+    }
+    base[i] = (int32_t)b, kmap[i] = (int32_t)ki;
+    for (int d = y->rank - 1; d >= 0; d--) {
+      if (++coord[d] < y->dims[d]) break;
+      coord[d] = 0;
+    }
+  }
+  char name[200];
+  int kb = buf_of(c, tid(c, 1));
+  int rc = 0;
+  if (!elements) { /* the indices in y's order */
+    snprintf(name, sizeof name, "%s.k", c->n->name);
+    kb = lo_buf_new(c->m, name, (uint64_t)total * ls_dtype_size(ix->dtype));
+    rc = lower_gather_table(c, tid(c, 1), kb, kmap, (uint64_t)total);
+  }
+  snprintf(name, sizeof name, "%s.base", c->n->name);
+  rg_job j = {buf_of(c, tid(c, 0)), kb, lo_buf_const(c->m, name, base, (uint64_t)total * 4), (uint32_t)elems(x), xs[axis],
+              x->dims[axis], x->dtype, ix->dtype, buf_of(c, c->n->outputs[0]), &c->m->t};
+  free(base), free(kmap);
+  if (rc) return rc;
+  return lo_flat(c->m, c->n->name, (uint64_t)total, rg_range, &j, c->err, c->errlen);
+}
+
+static int lower_nll(lctx *c) {
+  return nll_core(c, buf_of(c, tid(c, 0)), T(c, 0), tid(c, 1), T(c, 2) ? tid(c, 2) : CG_NONE, buf_of(c, c->n->outputs[0]));
+}
+
+/* SoftmaxCrossEntropyLoss: log-softmax over axis 1 (into the log_prob output if wanted),
+ * then the NLL loss over it */
+static int lower_sce(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  if (x->dtype != LS_F32) return fail(c, "SoftmaxCrossEntropyLoss is supported for f32");
+  int mask[LS_MAX_RANK] = {0};
+  mask[1] = 1;
+  int lp = c->n->n_outputs > 1 && c->n->outputs[1] != CG_NONE ? buf_of(c, c->n->outputs[1]) : LO_NONE;
+  if (lp == LO_NONE) {
+    char name[200];
+    snprintf(name, sizeof name, "%s.log_prob", c->n->name);
+    lp = lo_buf_new(c->m, name, (uint64_t)elems(x) * 4);
+  }
+  if (softmax_rows(c, tid(c, 0), mask, 1, lp)) return -1;
+  return nll_core(c, lp, x, tid(c, 1), T(c, 2) ? tid(c, 2) : CG_NONE, buf_of(c, c->n->outputs[0]));
 }
 
 /* ---- GEMM-shaped operators ----------------------------------------------------------------- */
@@ -665,7 +1161,7 @@ static int lower_pool(lctx *c) {
   if (!is_max && uneven && !count_pad) { /* divide by each window's own count */
     snprintf(name, sizeof name, "%s.sum", c->n->name);
     int sb = lo_buf_new(c->m, name, Q * 4);
-    red_job j = {gb, sb, R, Q, LS_OP_VSUM, 1.0, LS_F32};
+    red_job j = {gb, sb, R, Q, LS_OP_VSUM, 1.0, LS_F32, LS_OP_COUNT, LS_OP_COUNT};
     if (lower_reduce_rows(c, &j)) return free(cnt), -1;
     snprintf(name, sizeof name, "%s.count", c->n->name);
     int cb = lo_buf_const(c->m, name, cnt, Q * 4);
@@ -678,7 +1174,8 @@ static int lower_pool(lctx *c) {
     return lo_flat(c->m, c->n->name, Q, ew_range, &e, c->err, c->errlen);
   }
   free(cnt);
-  red_job j = {gb, buf_of(c, c->n->outputs[0]), R, Q, is_max ? LS_OP_VMAX : LS_OP_VSUM, is_max ? 1.0 : 1.0 / R, LS_F32};
+  red_job j = {gb, buf_of(c, c->n->outputs[0]), R, Q, is_max ? LS_OP_VMAX : LS_OP_VSUM, is_max ? 1.0 : 1.0 / R, LS_F32,
+               LS_OP_COUNT, LS_OP_COUNT};
   return lower_reduce_rows(c, &j);
 }
 
@@ -834,6 +1331,109 @@ static int lower_expand(lctx *c) {
   return rc;
 }
 
+/* Operators that are one expression tree. Returns 0 or -1 when it lowered (or failed on) the
+ * node, 1 if the node is not one of them. */
+static int lower_more_elementwise(lctx *c, const char *op) {
+#define IS(name) (strcmp(op, name) == 0)
+#define O(x) E_OP(LS_OP_##x)
+#define I(x, v) E_IMM(LS_OP_##x, v)
+  if (c->n->n_outputs < 1 || c->n->outputs[0] == CG_NONE) return 1;
+  const ls_dtype yt = c->g->tensors[c->n->outputs[0]].dtype;
+  const double PI_2 = 1.5707963267948966;
+  const float alpha = cg_attr_float(c->n, "alpha", IS("Selu") ? 1.67326319217681884765625f : IS("HardSigmoid") ? 0.2f
+                                                 : IS("LeakyRelu") ? 0.01f : 1.0f);
+  c->err[0] = 0;
+  if (IS("Atan")) EXPR(O(ATAN), E_IN(0));
+  if (IS("Tan")) EXPR(O(DIV), O(SIN), E_IN(0), O(COS), E_IN(0));
+  if (IS("Sinh")) EXPR(I(MULS, 0.5), O(SUB), O(EXP), E_IN(0), O(EXP), O(NEG), E_IN(0));
+  if (IS("Cosh")) EXPR(I(MULS, 0.5), O(ADD), O(EXP), E_IN(0), O(EXP), O(NEG), E_IN(0));
+#define ASIN O(ATAN), O(DIV), E_IN(0), O(SQRT), I(ADDS, 1), I(MULS, -1), O(MUL), E_IN(0), E_IN(0)
+  if (IS("Asin")) EXPR(ASIN);
+  if (IS("Acos")) EXPR(I(ADDS, PI_2), I(MULS, -1), ASIN);
+#undef ASIN
+  if (IS("Asinh")) EXPR(O(LOG), O(ADD), E_IN(0), O(SQRT), I(ADDS, 1), O(MUL), E_IN(0), E_IN(0));
+  if (IS("Acosh")) EXPR(O(LOG), O(ADD), E_IN(0), O(SQRT), I(ADDS, -1), O(MUL), E_IN(0), E_IN(0));
+  if (IS("Atanh")) EXPR(I(MULS, 0.5), O(LOG), O(DIV), I(ADDS, 1), E_IN(0), I(ADDS, 1), I(MULS, -1), E_IN(0));
+  if (IS("Sign")) EXPR(O(SUB), E_CVT(yt), O(LT), E_CONST(0), E_IN(0), E_CVT(yt), O(LT), E_IN(0), E_CONST(0));
+  if (IS("IsNaN")) EXPR(O(NE), E_IN(0), E_IN(0));
+  if (IS("IsInf")) {
+    const int pos = (int)cg_attr_int(c->n, "detect_positive", 1), neg = (int)cg_attr_int(c->n, "detect_negative", 1);
+    if (pos && neg) EXPR(O(OR), O(EQ), E_IN(0), E_CONST(INFINITY), O(EQ), E_IN(0), E_CONST(-INFINITY));
+    if (pos) EXPR(O(EQ), E_IN(0), E_CONST(INFINITY));
+    if (neg) EXPR(O(EQ), E_IN(0), E_CONST(-INFINITY));
+    EXPR(O(LT), E_IN(0), E_CONST(-INFINITY)); /* never */
+  }
+  if (IS("HardSwish")) EXPR(O(MUL), E_IN(0), I(MINS, 1), I(MAXS, 0), I(ADDS, 0.5), I(MULS, 1.0 / 6), E_IN(0));
+  if (IS("HardSigmoid"))
+    EXPR(I(MINS, 1), I(MAXS, 0), I(ADDS, cg_attr_float(c->n, "beta", 0.5f)), I(MULS, alpha), E_IN(0));
+  if (IS("Elu")) EXPR(O(SEL), O(LT), E_IN(0), E_CONST(0), I(MULS, alpha), I(ADDS, -1), O(EXP), E_IN(0), E_IN(0));
+  if (IS("Selu"))
+    EXPR(I(MULS, cg_attr_float(c->n, "gamma", 1.05070102214813232421875f)), O(SEL), O(LE), E_IN(0), E_CONST(0),
+         I(MULS, alpha), I(ADDS, -1), O(EXP), E_IN(0), E_IN(0));
+  if (IS("Celu"))
+    EXPR(O(ADD), I(MAXS, 0), E_IN(0), I(MINS, 0), I(MULS, alpha), I(ADDS, -1), O(EXP), I(MULS, 1.0 / alpha), E_IN(0));
+  if (IS("Softplus")) EXPR(O(LOG), I(ADDS, 1), O(EXP), E_IN(0));
+  if (IS("Softsign")) EXPR(O(DIV), E_IN(0), I(ADDS, 1), O(ABS), E_IN(0));
+  if (IS("ThresholdedRelu")) EXPR(O(SEL), O(LT), E_CONST(alpha), E_IN(0), E_IN(0), E_CONST(0));
+  if (IS("Shrink")) {
+    const double l = cg_attr_float(c->n, "lambd", 0.5f), b = cg_attr_float(c->n, "bias", 0);
+    EXPR(O(SEL), O(LT), E_IN(0), E_CONST(-l), I(ADDS, b), E_IN(0), O(SEL), O(LT), E_CONST(l), E_IN(0), I(ADDS, -b),
+         E_IN(0), E_CONST(0));
+  }
+  if (IS("PRelu")) EXPR(O(SEL), O(LT), E_IN(0), E_CONST(0), O(MUL), E_IN(0), E_IN(1), E_IN(0));
+  if (IS("Mod")) EXPR(O(FMOD), E_IN(0), E_IN(1)); /* fmod = 1; fmod = 0 is lowered before */
+  if (IS("BitShift")) {
+    if (!strcmp(cg_attr_string(c->n, "direction", ""), "RIGHT")) EXPR(O(SHR), E_IN(0), E_IN(1));
+    EXPR(O(SHL), E_IN(0), E_IN(1));
+  }
+  if (IS("Pow")) { /* mixed or integer types: through a float type */
+    ls_dtype ft = ls_dtype_class(T(c, 0)->dtype) == 'F' ? T(c, 0)->dtype : LS_F64;
+    EXPR(E_CVT(yt), O(POW), E_CVT(ft), E_IN(0), E_CVT(ft), E_IN(1));
+  }
+  if (IS("Clip")) { /* bounds computed at run time */
+    ex_tok t[8];
+    int n = 0;
+    if (T(c, 2)) t[n++] = O(MIN);
+    if (T(c, 1)) t[n++] = O(MAX);
+    t[n++] = E_IN(0);
+    if (T(c, 1)) t[n++] = E_IN(1);
+    if (T(c, 2)) t[n++] = E_IN(2);
+    return lower_expr(c, t, n);
+  }
+  if (IS("Sum") || IS("Mean") || IS("Max") || IS("Min")) {
+    ex_tok t[EX_MAX];
+    int n = 0, k = c->n->n_inputs;
+    if (k > EX_MAX / 2 || k > 8) return fail(c, "too many inputs");
+    if (IS("Mean")) t[n++] = I(MULS, 1.0 / k);
+    for (int i = 1; i < k; i++) t[n++] = IS("Max") ? O(MAX) : IS("Min") ? O(MIN) : O(ADD);
+    t[n++] = E_IN(0);
+    for (int i = 1; i < k; i++) t[n++] = E_IN(i);
+    return lower_expr(c, t, n);
+  }
+  if (IS("CastLike")) return lower_ew(c, LS_OP_CVT, 1, 0);
+  if (IS("Trilu")) { /* x where a constant mask is true, else 0 */
+    const cg_tensor *x = T(c, 0);
+    const int64_t k = T(c, 1) ? cg_const_int(T(c, 1), 0) : 0, upper = cg_attr_int(c->n, "upper", 1);
+    const int64_t total = elems(x), R = x->dims[x->rank - 2], C = x->dims[x->rank - 1];
+    uint8_t *mk = malloc((size_t)(total ? total : 1));
+    if (!mk) return fail(c, "out of memory");
+    for (int64_t i = 0; i < total; i++) {
+      int64_t col = i % C, row = i / C % R;
+      mk[i] = upper ? col - row >= k : col - row <= k;
+    }
+    char name[200];
+    snprintf(name, sizeof name, "%s.mask", c->n->name);
+    ew_operand m = {lo_buf_const(c->m, name, mk, (uint64_t)total), 0, 0, LS_BOOL};
+    free(mk);
+    const ex_tok t[] = {O(SEL), E_IN(4), E_IN(0), E_CONST(0)};
+    return lower_expr_with(c, t, 4, &m, 1);
+  }
+  return 1;
+#undef O
+#undef I
+#undef IS
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 static int lower_node(lctx *c) {
@@ -853,24 +1453,22 @@ static int lower_node(lctx *c) {
     if (IS(unary[i].name)) return lower_ew(c, unary[i].op, 1, 0);
   for (size_t i = 0; i < sizeof binary / sizeof *binary; i++)
     if (IS(binary[i].name)) {
-      if ((IS("Max") || IS("Min")) && c->n->n_inputs != 2) return fail(c, "Max/Min of other than two inputs is not supported yet");
-      if (IS("Pow") && T(c, 1)->dtype != T(c, 0)->dtype) return fail(c, "Pow with mixed types is not supported yet");
+      if ((IS("Max") || IS("Min")) && c->n->n_inputs != 2) break;
+      if (IS("Pow") && (T(c, 1)->dtype != T(c, 0)->dtype || ls_dtype_class(T(c, 0)->dtype) != 'F')) break;
       return lower_ew(c, binary[i].op, 2, 0);
     }
   if (IS("Greater")) return lower_ew(c, LS_OP_LT, 2, 1);
   if (IS("GreaterOrEqual")) return lower_ew(c, LS_OP_LE, 2, 1);
   if (IS("Where")) return lower_ew(c, LS_OP_SEL, 3, 0);
   if (IS("Mod")) {
-    if (cg_attr_int(c->n, "fmod", 0)) return fail(c, "Mod with fmod=1 is not supported yet");
-    return lower_ew(c, LS_OP_MOD, 2, 0);
+    if (!cg_attr_int(c->n, "fmod", 0)) return lower_ew(c, LS_OP_MOD, 2, 0);
   }
   if (IS("Cast")) return lower_ew(c, LS_OP_CVT, 1, 0);
-  if (IS("Clip")) {
+  if (IS("Clip") && !((T(c, 1) && !T(c, 1)->data) || (T(c, 2) && !T(c, 2)->data))) { /* else: below */
     double lo = -INFINITY, hi = INFINITY;
     for (int k = 1; k <= 2; k++) {
       const cg_tensor *b = T(c, k);
       if (!b) continue;
-      if (!b->data) return fail(c, "Clip's bounds must be constants");
       double v = ls_dtype_class(b->dtype) == 'F' ? (double)((const float *)b->data)[0] : (double)cg_const_int(b, 0);
       if (k == 1) lo = v;
       else hi = v;
@@ -892,13 +1490,17 @@ static int lower_node(lctx *c) {
   if (IS("MatMul")) return lower_matmul(c);
   if (IS("Conv")) return lower_conv(c);
   if (IS("MaxPool") || IS("AveragePool")) return lower_pool(c);
-  if (IS("GlobalAveragePool") || IS("GlobalMaxPool") || IS("ReduceMean") || IS("ReduceSum") || IS("ReduceMax") ||
-      IS("ReduceMin"))
-    return lower_reduce(c);
-  if (IS("Softmax")) return lower_softmax(c);
+  if (IS("GlobalAveragePool") || IS("GlobalMaxPool") || !strncmp(op, "Reduce", 6)) return lower_reduce(c);
+  if (IS("Softmax") || IS("LogSoftmax")) return lower_softmax(c);
+  if (IS("NegativeLogLikelihoodLoss")) return lower_nll(c);
+  if (IS("GatherElements")) return lower_runtime_gather(c);
+  if (IS("ArgMax") || IS("ArgMin")) return lower_argmax(c);
+  if (IS("Hardmax")) return lower_hardmax(c);
+  if (IS("CumSum")) return lower_cumsum(c);
+  if (IS("SoftmaxCrossEntropyLoss")) return lower_sce(c);
   if (IS("Transpose") || IS("Slice")) return lower_index(c);
   if (IS("Gather")) {
-    if (!T(c, 1)->data) return fail(c, "Gather with indices computed at run time is not supported yet");
+    if (!T(c, 1)->data) return lower_runtime_gather(c);
     return lower_index(c);
   }
   if (IS("Reshape") || IS("Flatten") || IS("Squeeze") || IS("Unsqueeze") || IS("Identity") || IS("Dropout")) {
@@ -906,6 +1508,7 @@ static int lower_node(lctx *c) {
     c->buf[c->n->outputs[0]] = buf_of(c, tid(c, 0));
     return 0;
   }
+  if (lower_more_elementwise(c, op) != 1) return c->err[0] ? -1 : 0;
   return fail(c, "has no lowering yet");
 #undef IS
 }

@@ -158,6 +158,7 @@ typedef enum ls_outkind {
   X(ERF, "erf", VXM, UN, TRANS, N, "float", "dst := erf(a)")                                 \
   X(SIN, "sin", VXM, UN, TRANS, N, "float", "dst := sin(a)")                                 \
   X(COS, "cos", VXM, UN, TRANS, N, "float", "dst := cos(a)")                                 \
+  X(ATAN, "atan", VXM, UN, TRANS, N, "float", "dst := atan(a), in [-pi/2, pi/2]")              \
   X(CVT, "cvt", VXM, UN, ALU, N, "any",                                                       \
     "dst.t1 := a.t0 (float to int truncates toward zero and saturates; NaN gives 0)")       \
   X(ADD, "add", VXM, BIN, ALU, N, "num", "dst := a + b (integers wrap)")                     \
@@ -165,12 +166,15 @@ typedef enum ls_outkind {
   X(MUL, "mul", VXM, BIN, ALU, N, "num", "dst := a * b (integers wrap)")                     \
   X(DIV, "div", VXM, BIN, ALU, N, "num", "dst := a / b (floats: IEEE; integers: truncate, x/0 gives 0)")    \
   X(MOD, "mod", VXM, BIN, ALU, N, "num", "dst := a - b*floor(a/b), the sign of b (integers: x mod 0 gives 0)") \
+  X(FMOD, "fmod", VXM, BIN, ALU, N, "num", "dst := a - b*trunc(a/b), the sign of a, as C's fmod (integers: x fmod 0 gives 0)") \
   X(MIN, "min", VXM, BIN, ALU, N, "num", "dst := min(a, b) (NaN if either is NaN)")          \
   X(MAX, "max", VXM, BIN, ALU, N, "num", "dst := max(a, b) (NaN if either is NaN)")          \
   X(POW, "pow", VXM, BIN, TRANS, N, "float", "dst := a^b")                                   \
   X(AND, "and", VXM, BIN, ALU, N, "bits", "dst := a & b")                                    \
   X(OR, "or", VXM, BIN, ALU, N, "bits", "dst := a | b")                                      \
   X(XOR, "xor", VXM, BIN, ALU, N, "bits", "dst := a ^ b")                                    \
+  X(SHL, "shl", VXM, BIN, ALU, N, "int", "dst := a << b (0 if b < 0 or b >= the bit width)")  \
+  X(SHR, "shr", VXM, BIN, ALU, N, "int", "dst := a >> b, arithmetic for signed types (b < 0 or >= the bit width: as if by width-1 for signed, 0 for unsigned)") \
   X(EQ, "eq", VXM, BIN, ALU, N, "any", "dst.bool := a == b")                                 \
   X(NE, "ne", VXM, BIN, ALU, N, "any", "dst.bool := a != b")                                 \
   X(LT, "lt", VXM, BIN, ALU, N, "num", "dst.bool := a < b")                                  \

@@ -51,6 +51,8 @@ static inline double daz_(double x) { return fabs(x) < DBL_MIN ? copysign(0.0, x
     case LS_OP_ERF: for (k = 0; k < n; k++) d[k] = erf##SFX(a[k]); break;                         \
     case LS_OP_SIN: for (k = 0; k < n; k++) d[k] = sin##SFX(a[k]); break;                         \
     case LS_OP_COS: for (k = 0; k < n; k++) d[k] = cos##SFX(a[k]); break;                         \
+    case LS_OP_ATAN: for (k = 0; k < n; k++) d[k] = atan##SFX(a[k]); break;                       \
+    case LS_OP_FMOD: for (k = 0; k < n; k++) d[k] = fmod##SFX(a[k], b[k]); break;                 \
     case LS_OP_ADD: for (k = 0; k < n; k++) d[k] = a[k] + b[k]; break;                            \
     case LS_OP_SUB: for (k = 0; k < n; k++) d[k] = a[k] - b[k]; break;                            \
     case LS_OP_MUL: for (k = 0; k < n; k++) d[k] = a[k] * b[k]; break;                            \
@@ -103,6 +105,22 @@ static inline int is_neg(int64_t v) { return v < 0; }
         T r = (T)(a[k] % b[k]);                                                                    \
         if (SIGNED && r != 0 && (is_neg((int64_t)r) != is_neg((int64_t)b[k]))) r = (T)((UW)r + (UW)b[k]);                 \
         d[k] = r;                                                                                  \
+      }                                                                                            \
+      break;                                                                                       \
+    case LS_OP_FMOD:                                                                               \
+      for (k = 0; k < n; k++) d[k] = b[k] == 0 || (SIGNED && b[k] == (T)-1) ? (T)0 : (T)(a[k] % b[k]); \
+      break;                                                                                       \
+    case LS_OP_SHL:                                                                                \
+      for (k = 0; k < n; k++)                                                                      \
+        d[k] = (SIGNED && is_neg((int64_t)b[k])) || (uint64_t)b[k] >= 8 * sizeof(T) ? (T)0 : (T)((UW)a[k] << b[k]); \
+      break;                                                                                       \
+    case LS_OP_SHR:                                                                                \
+      for (k = 0; k < n; k++) {                                                                    \
+        uint64_t s = (SIGNED && is_neg((int64_t)b[k])) || (uint64_t)b[k] >= 8 * sizeof(T) ? 8 * sizeof(T) - 1 + !SIGNED : (uint64_t)b[k]; \
+        UW u = (UW)a[k];                                                                           \
+        if (s >= 8 * sizeof(T)) d[k] = 0;                                                          \
+        else if (SIGNED && is_neg((int64_t)a[k])) d[k] = (T)~(~u >> s);                            \
+        else d[k] = (T)(u >> s);                                                                   \
       }                                                                                            \
       break;                                                                                       \
     case LS_OP_MIN: for (k = 0; k < n; k++) d[k] = a[k] < b[k] ? a[k] : b[k]; break;                \

@@ -326,7 +326,7 @@ static int cmp_access(const void *pa, const void *pb) {
 }
 
 static ls_status check_races(ls_program *p, accvec *acc, ls_error *err) {
-  qsort(acc->v, acc->n, sizeof *acc->v, cmp_access);
+  if (acc->n) qsort(acc->v, acc->n, sizeof *acc->v, cmp_access); /* no accesses: v may be NULL */
   size_t *active = malloc((acc->n ? acc->n : 1) * sizeof *active), na = 0;
   if (!active) {
     rt_errorf(err, LS_ERR_NOMEM, "out of memory checking memory races");

@@ -563,6 +563,43 @@ static void sem_sin_cos(void) {
   UN("cos.f16", zh, ch);
 }
 
+static void sem_atan(void) {
+  const float a[8] = {0, -0.0f, INFf, -INFf, 1, -1, NaNf, 0.5f};
+  const float y[8] = {0, -0.0f, 1.5707963267948966f, -1.5707963267948966f, 0.78539816339744831f, -0.78539816339744831f,
+                      NaNf, 0.46364760900080612f};
+  UN_TOL("atan.f32", a, y, 1e-6);
+  const double ad[4] = {2, -3, 1e10, 0.1}, yd[4] = {1.1071487177940904, -1.2490457723982544, 1.5707963266948965, 0.099668652491162038};
+  UN_TOL("atan.f64", ad, yd, 1e-14);
+}
+
+/* C's fmod: the sign of a; integers truncate, x fmod 0 gives 0 */
+static void sem_fmod(void) {
+  const float a[8] = {-7, 7, 7.5f, -7.5f, 5, -0.0f, -7, 1}, b[8] = {3, -3, 2, 2, 0, 5, -3, INFf};
+  const float y[8] = {-1, 1, 1.5f, -1.5f, NaNf, -0.0f, -1, 1};
+  BIN("fmod.f32", a, b, y);
+  const double ad[4] = {-7, 7, 5.5, -0.25}, bd[4] = {3, -3, -2, 1}, yd[4] = {-1, 1, 1.5, -0.25};
+  BIN("fmod.f64", ad, bd, yd);
+  const int32_t a32[8] = {-7, 7, 7, -7, 5, INT32_MIN, 6, INT32_MIN}, b32[8] = {3, -3, 3, -3, 0, -1, 3, 3};
+  const int32_t y32[8] = {-1, 1, 1, -1, 0, 0, 0, -2};
+  BIN("fmod.i32", a32, b32, y32);
+  const uint8_t au[4] = {250, 5, 255, 7}, bu[4] = {7, 0, 255, 255}, yu[4] = {5, 0, 0, 7};
+  BIN("fmod.u8", au, bu, yu);
+}
+
+/* shl and shr: a shift by the bit width or more (or a negative one) shifts everything out */
+static void sem_shl_shr(void) {
+  const uint8_t a8[4] = {0x81, 1, 0xff, 16}, b8[4] = {1, 7, 8, 2}, l8[4] = {0x02, 0x80, 0, 64}, r8[4] = {0x40, 0, 0, 4};
+  BIN("shl.u8", a8, b8, l8);
+  BIN("shr.u8", a8, b8, r8);
+  const int32_t a[4] = {-8, 5, INT32_MIN, 3}, b[4] = {1, -1, 31, 32}, l[4] = {-16, 0, 0, 0}, r[4] = {-4, 0, -1, 0};
+  BIN("shl.i32", a, b, l);
+  BIN("shr.i32", a, b, r);
+  const uint64_t a64[4] = {1, UINT64_MAX, 3, 1u << 20}, b64[4] = {63, 60, 64, 20};
+  const uint64_t l64[4] = {1ull << 63, 0xf000000000000000ull, 0, 1ull << 40}, r64[4] = {0, 0xf, 0, 1};
+  BIN("shl.u64", a64, b64, l64);
+  BIN("shr.u64", a64, b64, r64);
+}
+
 static void sem_pow(void) {
   const float a[8] = {2, 2, 9, NaNf, -8, 0, 2, 10};
   const float b[8] = {3, -1, 0.5f, 0, 1.0f / 3, -1, 0.5f, -2};
@@ -1438,7 +1475,7 @@ Test(semantics, long_streams_split_across_threads) {
 
 #define SEMANTICS(X)                                                                                              \
   X(read) X(write) X(gather) X(scatter) X(mov) X(neg) X(abs) X(relu) X(not) X(floor_ceil) X(round) X(recip)       \
-  X(sqrt_rsqrt) X(exp_log) X(tanh_sigmoid_erf) X(sin_cos) X(pow) X(cvt_float_to_int) X(cvt_int_to_float)          \
+  X(sqrt_rsqrt) X(exp_log) X(tanh_sigmoid_erf) X(sin_cos) X(atan) X(fmod) X(shl_shr) X(pow) X(cvt_float_to_int) X(cvt_int_to_float)          \
   X(cvt_float_to_float) X(cvt_int_to_int) X(cvt_bool) X(add) X(sub) X(mul) X(div) X(mod) X(min_max) X(bits)       \
   X(compare) X(mac) X(sel) X(imm) X(splat) X(vsum) X(vmax) X(lsum) X(lmax) X(shift) X(rotate) X(dist) X(permute)  \
   X(transpose) X(mm) X(lw_rows) X(repeat) X(nop) X(sync_notify)
@@ -1639,6 +1676,9 @@ static const lat_case lat_cases[] = {
     {"ne", "i64", {2, 5}},
     {"lt", "f32", {2, 5}},
     {"le", "u32", {2, 5}},
+    {"fmod", "f32", {2, 5}},
+    {"shl", "u32", {2, 5}},
+    {"shr", "i64", {2, 5}},
     {"mac", "f32", {2, 5}},
     {"sel", "f16", {2, 5}},
     {"adds", "f32", {2, 5}},
@@ -1656,6 +1696,7 @@ static const lat_case lat_cases[] = {
     {"erf", "bf16", {5, 10}},
     {"sin", "f32", {5, 10}},
     {"cos", "f32", {5, 10}},
+    {"atan", "f32", {5, 10}},
     {"pow", "f32", {5, 10}},
     /* red: host 2+1 = 3, tsp 6+2 = 8; vsum and vmax wait for n = 4 vectors: + 3 */
     {"vsum", "f32", {6, 11}},
