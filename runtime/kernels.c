@@ -449,9 +449,10 @@ void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src) {
   memcpy(c->planes + in->aux * c->plane_stride, &h, sizeof h);
 }
 
-/* MM computes its rows in blocks of mm_block(n) rows, each block one GEMM call: a GEMM's
- * rounding may depend on how many rows it is given, so the blocks are fixed by n alone and
- * threads take whole blocks. At most 8 blocks, at least 128 rows each, multiples of 16. */
+/* MM computes its rows in blocks of mm_block(n) rows, each block one GEMM call (a block of
+ * at most 4 rows: one matrix-vector product per row): a GEMM's rounding may depend on how
+ * many rows it is given, so the blocks are fixed by n alone and threads take whole blocks.
+ * At most 8 blocks, at least 128 rows each, multiples of 16. */
 static uint32_t mm_block(uint32_t n) {
   uint32_t blocks = (n + 127) / 128;
   if (blocks > 8) blocks = 8;
@@ -478,6 +479,12 @@ static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3],
   }
 #if LS_HAVE_OPENBLAS
   const int64_t lda = src[0].stride / 4;
+  if (M <= 4) { /* a few rows: one matrix-vector product each, without packing the plane */
+    for (uint32_t i = 0; i < M; i++)
+      cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, 1.0f, h.w, (int)h.ld, (const float *)vec_in(&src[0], v0 + i), 1,
+                  1.0f, C + (size_t)i * ldc, 1);
+    return;
+  }
   if (src[0].stride > 0 && src[0].stride % 4 == 0 && lda >= (int64_t)K && lda <= INT32_MAX) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
                 (const float *)vec_in(&src[0], v0), (int)lda, h.w, (int)h.ld, 1.0f, C, (int)ldc);
