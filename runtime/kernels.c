@@ -450,7 +450,7 @@ void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src) {
 }
 
 /* MM computes its rows in blocks of mm_block(n) rows, each block one GEMM call (a block of
- * at most 4 rows: one matrix-vector product per row): a GEMM's rounding may depend on how
+ * at most 4 rows: the reference loop, sums in k order): a GEMM's rounding may depend on how
  * many rows it is given, so the blocks are fixed by n alone and threads take whole blocks.
  * At most 8 blocks, at least 128 rows each, multiples of 16. */
 static uint32_t mm_block(uint32_t n) {
@@ -479,13 +479,10 @@ static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3],
   }
 #if LS_HAVE_OPENBLAS
   const int64_t lda = src[0].stride / 4;
-  if (M <= 4) { /* a few rows: one matrix-vector product each, without packing the plane */
-    for (uint32_t i = 0; i < M; i++)
-      cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, 1.0f, h.w, (int)h.ld, (const float *)vec_in(&src[0], v0 + i), 1,
-                  1.0f, C + (size_t)i * ldc, 1);
-    return;
-  }
-  if (src[0].stride > 0 && src[0].stride % 4 == 0 && lda >= (int64_t)K && lda <= INT32_MAX) {
+  /* a few rows go to the reference loop below, which does not pack the plane (BLAS's
+   * matrix-vector product would not do: its rounding depends on the matrix's layout, which
+   * differs between the modes) */
+  if (M > 4 && src[0].stride > 0 && src[0].stride % 4 == 0 && lda >= (int64_t)K && lda <= INT32_MAX) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
                 (const float *)vec_in(&src[0], v0), (int)lda, h.w, (int)h.ld, 1.0f, C, (int)ldc);
     return;
