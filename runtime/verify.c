@@ -520,8 +520,10 @@ static ls_status plan_fast(ls_program *p, const accvec *acc, ls_error *err) {
     rt_errorf(err, LS_ERR_NOMEM, "out of memory planning the fast mode");
     return LS_ERR_NOMEM;
   }
-  memcpy(f.by_inst, acc->v, sizeof(access) * acc->n);
-  qsort(f.by_inst, f.n, sizeof *f.by_inst, cmp_by_inst);
+  if (acc->n) { /* a program may touch no memory at all; memcpy and qsort want real pointers */
+    memcpy(f.by_inst, acc->v, sizeof(access) * acc->n);
+    qsort(f.by_inst, f.n, sizeof *f.by_inst, cmp_by_inst);
+  }
   for (size_t k = 0; k < acc->n; k++) f.lo[acc->v[k].inst] = acc->v[k].lo, f.hi[acc->v[k].inst] = acc->v[k].hi;
   const ls_target *t = &p->prog.target;
   for (uint32_t i = 0; i < p->n_inst; i++) {
