@@ -1252,6 +1252,24 @@ static void scatter_range(lo_group *g, void *user, uint64_t first, uint32_t n, u
   lo_scatter(g, j->dst_buf, 0, j->dst_elems, j->t, v, ix);
 }
 
+/* For each element of `part` (row-major), its flat index in a larger tensor of strides
+ * `big` where part sits at offset `at` along `axis` (Concat's inputs, Split's outputs). */
+static int32_t *block_index(const cg_tensor *part, int axis, int64_t at, const int64_t *big) {
+  int64_t total = elems(part), coord[LS_MAX_RANK] = {0};
+  int32_t *idx = malloc(sizeof *idx * (size_t)(total ? total : 1));
+  if (!idx) return NULL;
+  for (int64_t i = 0; i < total; i++) {
+    int64_t o = 0;
+    for (int d = 0; d < part->rank; d++) o += (coord[d] + (d == axis ? at : 0)) * big[d];
+    idx[i] = (int32_t)o;
+    for (int d = part->rank - 1; d >= 0; d--) {
+      if (++coord[d] < part->dims[d]) break;
+      coord[d] = 0;
+    }
+  }
+  return idx;
+}
+
 /* Concat: each input scattered to its places in the output */
 static int lower_concat(lctx *c) {
   const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
@@ -1262,19 +1280,10 @@ static int lower_concat(lctx *c) {
   strides_of(y, ys);
   for (int k = 0; k < c->n->n_inputs; k++) {
     const cg_tensor *x = T(c, k);
-    int64_t total = elems(x), coord[LS_MAX_RANK] = {0};
+    int64_t total = elems(x);
     if (total == 0) continue;
-    int32_t *idx = malloc(sizeof *idx * (size_t)total);
+    int32_t *idx = block_index(x, axis, at, ys);
     if (!idx) return fail(c, "out of memory");
-    for (int64_t i = 0; i < total; i++) {
-      int64_t o = 0;
-      for (int d = 0; d < x->rank; d++) o += (coord[d] + (d == axis ? at : 0)) * ys[d];
-      idx[i] = (int32_t)o;
-      for (int d = x->rank - 1; d >= 0; d--) {
-        if (++coord[d] < x->dims[d]) break;
-        coord[d] = 0;
-      }
-    }
     char name[200];
     snprintf(name, sizeof name, "%s.idx%d", c->n->name, k);
     scatter_job j = {buf_of(c, tid(c, k)), lo_buf_const(c->m, name, idx, (uint64_t)total * 4), buf_of(c, c->n->outputs[0]),
@@ -1296,18 +1305,9 @@ static int lower_split(lctx *c) {
   for (int k = 0; k < c->n->n_outputs; k++) {
     if (c->n->outputs[k] == CG_NONE) continue;
     const cg_tensor *y = &c->g->tensors[c->n->outputs[k]];
-    int64_t total = elems(y), coord[LS_MAX_RANK] = {0};
-    int32_t *idx = malloc(sizeof *idx * (size_t)(total ? total : 1));
+    int64_t total = elems(y);
+    int32_t *idx = block_index(y, axis, at, xs);
     if (!idx) return fail(c, "out of memory");
-    for (int64_t i = 0; i < total; i++) {
-      int64_t o = 0;
-      for (int d = 0; d < y->rank; d++) o += (coord[d] + (d == axis ? at : 0)) * xs[d];
-      idx[i] = (int32_t)o;
-      for (int d = y->rank - 1; d >= 0; d--) {
-        if (++coord[d] < y->dims[d]) break;
-        coord[d] = 0;
-      }
-    }
     int rc = total ? lower_gather_table(c, tid(c, 0), buf_of(c, c->n->outputs[k]), idx, (uint64_t)total) : 0;
     free(idx);
     if (rc) return rc;
