@@ -227,6 +227,39 @@ static int int_list(ictx *c, int k, const char *attr, int64_t *v, int *count, in
   return 0;
 }
 
+/* values of Slice parameter k (input k, else attribute `attr`): count, or -1 if absent */
+static int slice_list(const cg_graph *g, const cg_node *n, int k, const char *attr, int64_t *v) {
+  if (k < n->n_inputs && n->inputs[k] != CG_NONE) {
+    const cg_tensor *t = &g->tensors[n->inputs[k]];
+    int64_t e = cg_tensor_elems(t);
+    if (!t->data || e < 0 || e > LS_MAX_RANK) return -2;
+    for (int64_t i = 0; i < e; i++) v[i] = cg_const_int(t, i);
+    return (int)e;
+  }
+  int cnt = 0;
+  const int64_t *a = cg_attr_ints(n, attr, &cnt);
+  if (!a || cnt > LS_MAX_RANK) return -1;
+  memcpy(v, a, sizeof *v * (size_t)cnt);
+  return cnt;
+}
+
+int cg_slice_params(const cg_graph *g, const cg_node *n, int rank, const int64_t *dims, int64_t *start, int64_t *step) {
+  int64_t st[LS_MAX_RANK], ax[LS_MAX_RANK], sp[LS_MAX_RANK];
+  int ns = slice_list(g, n, 1, "starts", st), na = slice_list(g, n, 3, "axes", ax), nst = slice_list(g, n, 4, "steps", sp);
+  if (ns < 0 || na == -2 || nst == -2) return -1;
+  for (int d = 0; d < rank; d++) start[d] = 0, step[d] = 1;
+  for (int q = 0; q < ns; q++) {
+    int a = (int)(na > 0 ? ax[q] : q);
+    if (a < 0) a += rank;
+    if (a < 0 || a >= rank) return -1;
+    int64_t dim = dims[a], s0 = st[q] < 0 ? st[q] + dim : st[q];
+    step[a] = nst > 0 ? sp[q] : 1;
+    s0 = step[a] > 0 ? (s0 < 0 ? 0 : s0 > dim ? dim : s0) : (s0 < 0 ? -1 : s0 > dim - 1 ? dim - 1 : s0);
+    start[a] = s0;
+  }
+  return 0;
+}
+
 /* spatial output size of a convolution or pooling window */
 static int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe, int ceil_mode) {
   int64_t span = in + pb + pe - d * (k - 1) - 1;
@@ -768,10 +801,11 @@ static int fold_node(ictx *c) {
   } else if (IS("Gather") || IS("Slice") || IS("Transpose") || IS("Concat")) {
     /* index arithmetic over output coordinates; the source element for each */
     size_t sz = ls_dtype_size(y->dtype);
-    int64_t coord[LS_MAX_RANK] = {0}, xs[LS_MAX_RANK];
+    int64_t coord[LS_MAX_RANK] = {0}, xs[LS_MAX_RANK], sl_start[LS_MAX_RANK], sl_step[LS_MAX_RANK];
+    if (IS("Slice") && cg_slice_params(c->g, c->n, x->rank, x->dims, sl_start, sl_step)) done = -1;
     int64_t s = 1;
     for (int dd = x->rank - 1; dd >= 0; dd--) xs[dd] = s, s *= x->dims[dd];
-    for (int64_t i = 0; i < total && done; i++) {
+    for (int64_t i = 0; i < total && done == 1; i++) {
       const cg_tensor *src = x;
       int64_t k = 0;
       if (IS("Transpose")) {
@@ -779,19 +813,7 @@ static int fold_node(ictx *c) {
         const int64_t *pv = cg_attr_ints(c->n, "perm", &n);
         for (int dd = 0; dd < y->rank; dd++) k += coord[dd] * xs[pv && n == y->rank ? pv[dd] : y->rank - 1 - dd];
       } else if (IS("Slice")) {
-        int64_t st[LS_MAX_RANK], en[LS_MAX_RANK], ax[LS_MAX_RANK], sp[LS_MAX_RANK], start[LS_MAX_RANK], step[LS_MAX_RANK];
-        int ns, ne, na, nst;
-        int_list(c, 1, "starts", st, &ns, LS_MAX_RANK), int_list(c, 2, "ends", en, &ne, LS_MAX_RANK);
-        int_list(c, 3, "axes", ax, &na, LS_MAX_RANK), int_list(c, 4, "steps", sp, &nst, LS_MAX_RANK);
-        for (int dd = 0; dd < x->rank; dd++) start[dd] = 0, step[dd] = 1;
-        for (int q = 0; q < ns; q++) {
-          int a = norm_axis(na > 0 ? ax[q] : q, x->rank);
-          int64_t dim = x->dims[a], s0 = st[q] < 0 ? st[q] + dim : st[q];
-          step[a] = nst > 0 ? sp[q] : 1;
-          s0 = step[a] > 0 ? (s0 < 0 ? 0 : s0 > dim ? dim : s0) : (s0 < 0 ? -1 : s0 > dim - 1 ? dim - 1 : s0);
-          start[a] = s0;
-        }
-        for (int dd = 0; dd < y->rank; dd++) k += (start[dd] + coord[dd] * step[dd]) * xs[dd];
+        for (int dd = 0; dd < y->rank; dd++) k += (sl_start[dd] + coord[dd] * sl_step[dd]) * xs[dd];
       } else if (IS("Gather")) {
         cg_tensor *ix = in_t(c, 1);
         int a = norm_axis(cg_attr_int(c->n, "axis", 0), x->rank);

@@ -347,15 +347,9 @@ static int lower_index(lctx *c) {
     const int64_t *pv = cg_attr_ints(c->n, "perm", &n);
     if (pv && n == x->rank) memcpy(perm, pv, sizeof *pv * (size_t)n);
   } else if (!strcmp(op, "Slice")) {
-    const cg_tensor *st = T(c, 1), *ax = T(c, 3), *sp = T(c, 4);
-    for (int64_t q = 0; q < elems(st); q++) {
-      int a = (int)(ax ? cg_const_int(ax, q) : q);
-      if (a < 0) a += x->rank;
-      int64_t dim = x->dims[a], s0 = cg_const_int(st, q);
-      step[a] = sp ? cg_const_int(sp, q) : 1;
-      if (s0 < 0) s0 += dim;
-      s0 = step[a] > 0 ? (s0 < 0 ? 0 : s0 > dim ? dim : s0) : (s0 < 0 ? -1 : s0 > dim - 1 ? dim - 1 : s0);
-      start[a] = s0;
+    if (cg_slice_params(c->g, c->n, x->rank, x->dims, start, step)) {
+      free(idx);
+      return fail(c, "Slice's starts, ends, axes and steps must be constants");
     }
   } else { /* Gather */
     ix = T(c, 1);

@@ -41,6 +41,11 @@ void cg_broadcast_index(int ri, const int64_t *in, int ro, const int64_t *out, i
 int cg_window_params(const cg_node *n, int spatial, int64_t *kernel, int64_t *strides, int64_t *pads, int64_t *dil,
                      const int64_t *in_dims, const int64_t *w_dims);
 
+/* Slice's start and step along every axis of an input of `rank` dims (axes it does not
+ * name: start 0, step 1), from its inputs (opset >= 10) or attributes. -1 if a parameter is
+ * not a constant. */
+int cg_slice_params(const cg_graph *g, const cg_node *n, int rank, const int64_t *dims, int64_t *start, int64_t *step);
+
 /* simplify.c */
 int cg_simplify(cg_graph *g, char *err, size_t errlen);
 

@@ -301,6 +301,17 @@ def compiler_checks(tool, work):
     err = np.max(np.abs(np.load(out) - want)) / np.max(np.abs(want)) if r.returncode == 0 else 1
     check(err < 1e-5, "a dilated, strided, grouped convolution", "max error %.3g relative %s" % (err, r.stderr.strip()))
 
+    # Slice before opset 10 takes its parameters as attributes
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    g = helper.make_graph([helper.make_node("Slice", ["x"], ["y"], starts=[1, -4], ends=[3, 100], axes=[0, 1])], "s9",
+                          [vi("x", TensorProto.FLOAT, [4, 6])], [vi("y", TensorProto.FLOAT, [2, 4])])
+    path = os.path.join(work, "slice9.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 9)]), path)
+    np.save(os.path.join(work, "slice9_x.npy"), x)
+    out = os.path.join(work, "slice9_y.npy")
+    r = run([tool, "run", path, "--input", os.path.join(work, "slice9_x.npy"), "-o", out])
+    check(r.returncode == 0 and np.array_equal(np.load(out), x[1:3, -4:]), "Slice with attributes (opset 9)", r.stderr.strip())
+
     # --emit-asm: the assembly text of a compiled model assembles to the identical program
     lsp, lsa, again = (os.path.join(work, "cnn_emit" + e) for e in (".lsp", ".lsa", "_again.lsp"))
     r = run([tool, "compile", os.path.join(work, "cnn.onnx"), "-o", lsp, "--emit-asm", lsa])
