@@ -46,7 +46,8 @@ ls_cost_class ls_cost_of(const ls_target *t, const ls_insn *in, double *amount) 
     if (in->op == LS_OP_MOV) { *amount = bytes; return LS_COST_COPY; }
     switch (ls_ops[in->op].lat) {
     case LS_LAT_TRANS: return LS_COST_TRANS;
-    case LS_LAT_RED: return LS_COST_RED;
+    case LS_LAT_RED: /* an f32 vsum is a vectorised lane-wise add; the others walk lanes */
+      return in->op == LS_OP_VSUM && in->t0 == LS_F32 ? LS_COST_ALU : LS_COST_RED;
     default: return ls_dtype_class((ls_dtype)in->t0) == 'F' && in->t0 != LS_F32 ? LS_COST_TRANS : LS_COST_ALU;
     }
   case LS_FMT_NONE:
