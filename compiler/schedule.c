@@ -70,7 +70,9 @@ typedef struct accs {
 
 /* Time window [s, e) relative to the group and bytes [lo, hi) of a memory node, as the
  * verifier defines them. Returns 0 if the node does not touch memory. */
-static int mem_window(const ls_target *t, const lo_insn *x, int64_t *s, int64_t *e, uint64_t *lo, uint64_t *hi, int *write) {
+static int mem_window(const ls_target *t, const lo_group *g, int i, int64_t *s, int64_t *e, uint64_t *lo, uint64_t *hi,
+                      int *write) {
+  const lo_insn *x = &g->insn[i];
   const ls_insn *in = &x->in;
   size_t sz = ls_dtype_size((ls_dtype)in->t0);
   uint64_t vb = (uint64_t)(in->aux && (in->op == LS_OP_READ || in->op == LS_OP_WRITE) ? in->aux : t->lanes) * sz;
@@ -93,6 +95,13 @@ static int mem_window(const ls_target *t, const lo_insn *x, int64_t *s, int64_t 
   }
   *s = x->t;
   *e = x->t + (*write ? lat : 0) + in->n;
+  /* rows read into a plane count as in use until the last MM multiplies with them: the
+   * machine copies them, but the fast executor multiplies with them where they are */
+  if (in->op == LS_OP_READ)
+    for (int j = 0; j < g->n; j++)
+      if (g->insn[j].in.op == LS_OP_LW && g->insn[j].src[0] == i)
+        for (int k = 0; k < g->n; k++)
+          if (g->insn[k].plane == j && g->insn[k].t + (int64_t)g->insn[k].in.n > *e) *e = g->insn[k].t + (int64_t)g->insn[k].in.n;
   return 1;
 }
 
@@ -130,7 +139,7 @@ int lo_schedule(lo_module *m, char *err, size_t errlen) {
       int64_t s, e;
       uint64_t lo, hi;
       int w;
-      if (!mem_window(t, &g->insn[i], &s, &e, &lo, &hi, &w)) continue;
+      if (!mem_window(t, g, i, &s, &e, &lo, &hi, &w)) continue;
       const accs *a = &ba[g->insn[i].buf];
       for (int k = 0; k < a->n; k++)
         if ((w || a->v[k].write) && lo < a->v[k].hi && a->v[k].lo < hi && a->v[k].e > (uint64_t)s) {
@@ -235,7 +244,7 @@ int lo_schedule(lo_module *m, char *err, size_t errlen) {
       int64_t ms, me;
       uint64_t lo, hi;
       int w;
-      if (mem_window(t, x, &ms, &me, &lo, &hi, &w)) {
+      if (mem_window(t, g, i, &ms, &me, &lo, &hi, &w)) {
         accs *a = &ba[x->buf];
         if (a->n == a->cap) {
           a->cap = a->cap ? a->cap * 2 : 16;
