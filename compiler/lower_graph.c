@@ -657,15 +657,22 @@ static int lower_argmax(lctx *c) {
   return lo_flat(c->m, c->n->name, Q, ew_range, &j, c->err, c->errlen);
 }
 
-/* Hardmax: 1 at the first largest value along the axis, else 0 */
-static int lower_hardmax(lctx *c) {
-  const cg_tensor *x = T(c, 0);
+/* The axes Softmax, LogSoftmax and Hardmax work along: the axis attribute, and before opset
+ * 13 everything from it on (the trailing block taken as one axis). */
+static void softmax_axes(const lctx *c, const cg_tensor *x, int *mask) {
   int axis = (int)cg_attr_int(c->n, "axis", c->g->opset >= 13 ? -1 : 1);
   if (axis < 0) axis += x->rank;
-  int mask[LS_MAX_RANK] = {0};
+  memset(mask, 0, sizeof(int) * LS_MAX_RANK);
   if (c->g->opset >= 13) mask[axis] = 1;
   else
     for (int d = axis; d < x->rank; d++) mask[d] = 1;
+}
+
+/* Hardmax: 1 at the first largest value along the axis, else 0 */
+static int lower_hardmax(lctx *c) {
+  const cg_tensor *x = T(c, 0);
+  int mask[LS_MAX_RANK];
+  softmax_axes(c, x, mask);
   uint32_t R;
   uint64_t Q;
   int32_t *idx = reduce_table(x, mask, &R, &Q);
@@ -706,13 +713,8 @@ static int lower_hardmax(lctx *c) {
 }
 
 static int lower_softmax(lctx *c) {
-  const cg_tensor *x = T(c, 0);
-  int axis = (int)cg_attr_int(c->n, "axis", c->g->opset >= 13 ? -1 : 1);
-  if (axis < 0) axis += x->rank;
-  int mask[LS_MAX_RANK] = {0};
-  if (c->g->opset >= 13) mask[axis] = 1;
-  else
-    for (int d = axis; d < x->rank; d++) mask[d] = 1; /* before opset 13: the trailing block as one axis */
+  int mask[LS_MAX_RANK];
+  softmax_axes(c, T(c, 0), mask);
   return softmax_rows(c, tid(c, 0), mask, !strcmp(c->n->op, "LogSoftmax"), buf_of(c, c->n->outputs[0]));
 }
 
