@@ -260,6 +260,14 @@ int cg_slice_params(const cg_graph *g, const cg_node *n, int rank, const int64_t
   return 0;
 }
 
+void cg_matmul_dims(const cg_tensor *a, const cg_tensor *b, int64_t *ad, int *ra, int64_t *bd, int *rb) {
+  memcpy(ad, a->dims, sizeof a->dims);
+  memcpy(bd, b->dims, sizeof b->dims);
+  *ra = a->rank, *rb = b->rank;
+  if (*ra == 1) ad[1] = ad[0], ad[0] = 1, *ra = 2; /* a vector times a matrix: a row */
+  if (*rb == 1) bd[1] = 1, *rb = 2;                /* a matrix times a vector: a column */
+}
+
 /* spatial output size of a convolution or pooling window */
 static int64_t window_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe, int ceil_mode) {
   int64_t span = in + pb + pe - d * (k - 1) - 1;
@@ -381,11 +389,8 @@ static int infer_node(ictx *c) {
     cg_tensor *b = in_t(c, 1);
     if (x->rank < 1 || !b || b->rank < 1) return fail(c, "%s", "MatMul takes two tensors of rank >= 1");
     int64_t ad[LS_MAX_RANK + 1], bd[LS_MAX_RANK + 1];
-    int ra = x->rank, rb = b->rank;
-    memcpy(ad, x->dims, sizeof x->dims);
-    memcpy(bd, b->dims, sizeof b->dims);
-    if (ra == 1) ad[1] = ad[0], ad[0] = 1, ra = 2;
-    if (rb == 1) bd[1] = 1, rb = 2;
+    int ra, rb;
+    cg_matmul_dims(x, b, ad, &ra, bd, &rb);
     if (ad[ra - 1] != bd[rb - 2]) return fail(c, "%s", "the inner dimensions of A and B differ");
     if (cg_broadcast(ra - 2, ad, rb - 2, bd, &r, d)) return fail(c, "%s", "the batch dimensions do not broadcast");
     d[r++] = ad[ra - 2];

@@ -732,10 +732,15 @@ typedef struct nll_job {
   const ls_target *tg;
 } nll_job;
 
+/* elements [first, first + n*L) of an integer tensor in buf, as an i32 index stream */
+static int read_index(lo_group *g, const ls_target *tg, int buf, ls_dtype t, uint64_t first, uint32_t n, uint32_t lanes) {
+  const size_t sz = ls_dtype_size(t);
+  int v = lo_read(g, buf, first * sz, n, (int64_t)(tg->lanes * sz), t, lanes, 0);
+  return t == LS_I32 ? v : lo_cvt(g, t, LS_I32, v);
+}
+
 static int nll_target(lo_group *g, const nll_job *j, uint64_t first, uint32_t n, uint32_t lanes) {
-  const size_t ts = ls_dtype_size(j->tt);
-  int t = lo_read(g, j->t_buf, first * ts, n, (int64_t)(j->tg->lanes * ts), j->tt, lanes, 0);
-  return j->tt == LS_I32 ? t : lo_cvt(g, j->tt, LS_I32, t);
+  return read_index(g, j->tg, j->t_buf, j->tt, first, n, lanes);
 }
 
 /* w[t], or 1; 0 where t is ignore_index */
@@ -827,9 +832,7 @@ typedef struct rg_job {
 } rg_job;
 
 static int rg_index(lo_group *g, const rg_job *j, uint64_t first, uint32_t n, uint32_t lanes) {
-  const size_t ks = ls_dtype_size(j->kt);
-  int k = lo_read(g, j->k_buf, first * ks, n, (int64_t)(j->tg->lanes * ks), j->kt, lanes, 0);
-  return j->kt == LS_I32 ? k : lo_cvt(g, j->kt, LS_I32, k);
+  return read_index(g, j->tg, j->k_buf, j->kt, first, n, lanes);
 }
 
 static void rg_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32_t lanes) {
@@ -1005,14 +1008,11 @@ static int lower_gemm(lctx *c) {
 }
 
 static int lower_matmul(lctx *c) {
-  const cg_tensor *a = T(c, 0), *b = T(c, 1), *y = &c->g->tensors[c->n->outputs[0]];
+  const cg_tensor *a = T(c, 0), *b = T(c, 1);
   if (a->dtype != LS_F32 || b->dtype != LS_F32) return fail(c, "MatMul is supported for f32");
   int64_t ad[LS_MAX_RANK + 1], bd[LS_MAX_RANK + 1];
-  int ra = a->rank, rb = b->rank;
-  memcpy(ad, a->dims, sizeof a->dims);
-  memcpy(bd, b->dims, sizeof b->dims);
-  if (ra == 1) ad[1] = ad[0], ad[0] = 1, ra = 2;
-  if (rb == 1) bd[1] = 1, rb = 2;
+  int ra, rb;
+  cg_matmul_dims(a, b, ad, &ra, bd, &rb);
   const int64_t M = ad[ra - 2], K = ad[ra - 1], N = bd[rb - 1];
   int64_t bat[LS_MAX_RANK];
   int rbat;
@@ -1032,7 +1032,6 @@ static int lower_matmul(lctx *c) {
     lo_mat Y = {buf_of(c, c->n->outputs[0]), (uint64_t)(i * M * N) * 4, N * 4, 0};
     rc = lo_gemm(c->m, c->n->name, (uint32_t)M, (uint32_t)K, (uint32_t)N, X, W, NULL, Y, &ep, c->err, c->errlen);
   }
-  (void)y;
   free(ia), free(ib);
   return rc;
 }

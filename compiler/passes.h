@@ -46,6 +46,10 @@ int cg_window_params(const cg_node *n, int spatial, int64_t *kernel, int64_t *st
  * not a constant. */
 int cg_slice_params(const cg_graph *g, const cg_node *n, int rank, const int64_t *dims, int64_t *start, int64_t *step);
 
+/* MatMul's operands as matrices (NumPy's rule: a 1-D A is a row, a 1-D B a column): dims
+ * into ad/bd (room for LS_MAX_RANK + 1), ranks into ra/rb. */
+void cg_matmul_dims(const cg_tensor *a, const cg_tensor *b, int64_t *ad, int *ra, int64_t *bd, int *rb);
+
 /* simplify.c */
 int cg_simplify(cg_graph *g, char *err, size_t errlen);
 
