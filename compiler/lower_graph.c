@@ -1026,6 +1026,13 @@ static int lower_matmul(lctx *c) {
   lo_epilogue ep;
   epilogue_of(c->n, &ep);
   int rc = 0;
+  if (rb == 2) { /* B has no batch: A's batches are rows of one GEMM ([..., M, K] is [nb*M, K]) */
+    lo_mat X = {buf_of(c, tid(c, 0)), 0, K * 4, 0}, W = {buf_of(c, tid(c, 1)), 0, N * 4, 0};
+    lo_mat Y = {buf_of(c, c->n->outputs[0]), 0, N * 4, 0};
+    rc = lo_gemm(c->m, c->n->name, (uint32_t)(nb * M), (uint32_t)K, (uint32_t)N, X, W, NULL, Y, &ep, c->err,
+                 c->errlen);
+    nb = 0;
+  }
   for (int64_t i = 0; i < nb && !rc; i++) {
     lo_mat X = {buf_of(c, tid(c, 0)), (uint64_t)(ia[i] * M * K) * 4, K * 4, 0};
     lo_mat W = {buf_of(c, tid(c, 1)), (uint64_t)(ib[i] * K * N) * 4, N * 4, 0};

@@ -301,6 +301,24 @@ def compiler_checks(tool, work):
     err = np.max(np.abs(np.load(out) - want)) / np.max(np.abs(want)) if r.returncode == 0 else 1
     check(err < 1e-5, "a dilated, strided, grouped convolution", "max error %.3g relative %s" % (err, r.stderr.strip()))
 
+    # a batched A times a 2-D B is one GEMM over all of A's rows: [16, 3, 40] x [40, 24]
+    # is one MM of 48 rows, not sixteen of 3
+    a = rng.standard_normal((16, 3, 40)).astype(np.float32)
+    w = rng.standard_normal((40, 24)).astype(np.float32)
+    g = helper.make_graph([helper.make_node("MatMul", ["a", "w"], ["y"])], "bmm", [vi("a", TensorProto.FLOAT, [16, 3, 40])],
+                          [vi("y", TensorProto.FLOAT, [16, 3, 24])], [numpy_helper.from_array(w, "w")])
+    path = os.path.join(work, "bmm.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    np.save(os.path.join(work, "bmm_a.npy"), a)
+    out = os.path.join(work, "bmm_y.npy")
+    r = run([tool, "run", path, "--input", os.path.join(work, "bmm_a.npy"), "-o", out])
+    err = np.max(np.abs(np.load(out) - a.astype(np.float64) @ w)) if r.returncode == 0 else 1
+    run([tool, "compile", path, "-o", os.path.join(work, "bmm.lsp"), "--emit-asm", os.path.join(work, "bmm.lsa")])
+    asm = open(os.path.join(work, "bmm.lsa")).read() if os.path.exists(os.path.join(work, "bmm.lsa")) else ""
+    mms = [l for l in asm.splitlines() if re.search(r"\bmm\.f32\b", l)]
+    check(err < 1e-4 and len(mms) == 1 and "n=48" in mms[0], "a batched MatMul with a 2-D B is one GEMM of all rows",
+          "max error %.3g; MM instructions: %s %s" % (err, mms[:3], r.stderr.strip()))
+
     # Slice before opset 10 takes its parameters as attributes
     x = rng.standard_normal((4, 6)).astype(np.float32)
     g = helper.make_graph([helper.make_node("Slice", ["x"], ["y"], starts=[1, -4], ends=[3, 100], axes=[0, 1])], "s9",
