@@ -11,7 +11,7 @@ declare -A opts=(
   [gcc]="-Dbuildtype=release"
   [clang]="-Dbuildtype=release"
   [sanitize]="-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false"
-  [portable]="-Dbuildtype=release -Dblas=disabled -Dopenmp=disabled"
+  [portable]="-Dbuildtype=release -Dblas=disabled -Dopenmp=disabled -Dnative=false"
 )
 declare -A compiler=([gcc]=gcc [clang]=clang [sanitize]=gcc [portable]=gcc)
 only=${LS_TEST_CONFIGS:-${names[*]}}
