@@ -12,14 +12,15 @@
 # Environment: BENCH_RUNS (timed runs, default 1000), BENCH_WARMUP (default 50),
 # BENCH_MODELS (default "mlp digits resnet18 mobilenet_v2 transformer"), BENCH_THREADS
 # (default "1 2"), BENCH_DOC (default docs/BENCHMARKS.md; the plot goes beside it),
-# LOCKSTEP (default build/tools/lockstep), OPENBLAS_CORETYPE (if set, used as is;
-# otherwise the fastest OpenBLAS kernel that runs on this CPU is chosen by measuring it),
+# LOCKSTEP (default build/tools/lockstep), BENCH_CORETYPE (an OPENBLAS_CORETYPE to run
+# every peer with, used as is; otherwise the fastest OpenBLAS kernel that runs on this CPU
+# is chosen by measuring each, whatever OPENBLAS_CORETYPE the environment holds),
 # LOCKSTEP_CALIBRATION (a `lockstep calibrate` file to predict with; otherwise the run
 # measures one first, about a minute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command_line="bench/run.sh"
-for v in BENCH_RUNS BENCH_WARMUP BENCH_MODELS BENCH_THREADS BENCH_DOC LOCKSTEP OPENBLAS_CORETYPE; do
+for v in BENCH_RUNS BENCH_WARMUP BENCH_MODELS BENCH_THREADS BENCH_DOC LOCKSTEP BENCH_CORETYPE; do
   if [ -n "${!v:-}" ]; then command_line="$v=\"${!v}\" $command_line"; fi
 done
 start=$SECONDS
@@ -91,15 +92,19 @@ fail() { echo "$*" >>"$status"; say "FAILED: $*"; }
   echo "kernel: $(uname -r)"
   echo "node: $(node --version)"
   echo "load_before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "openblas_coretype_inherited: ${OPENBLAS_CORETYPE:-(unset)}"
 } >"$out/meta.txt"
 LC_ALL=C lscpu >"$out/lscpu.txt" 2>/dev/null || true
 
 # ---- roofline: OpenBLAS sgemm ---------------------------------------------------------------
 # One process per kernel: a kernel this CPU cannot run (SkylakeX without AVX-512) dies of
-# SIGILL. Unless OPENBLAS_CORETYPE is given, every peer then runs with the fastest one.
+# SIGILL. Unless BENCH_CORETYPE is given, every peer then runs with the fastest one.
 say "sgemm peak (OpenBLAS)"
+# an OPENBLAS_CORETYPE inherited from the environment is not a choice made for this run
+unset OPENBLAS_CORETYPE
+if [ -n "${BENCH_CORETYPE:-}" ]; then export OPENBLAS_CORETYPE=$BENCH_CORETYPE; fi
 cc -O2 bench/sgemm_peak.c -o "$out/sgemm_peak" -lopenblas
-if [ -n "${OPENBLAS_CORETYPE:-}" ]; then cores=("$OPENBLAS_CORETYPE"); else cores=(default SkylakeX Haswell Zen); fi
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then cores=("$OPENBLAS_CORETYPE"); else cores=(default SkylakeX Cooperlake Haswell Zen); fi
 for c in "${cores[@]}"; do
   f="$out/sgemm_$c.json"
   # (in a subshell whose stderr is kept, so that bash's "Illegal instruction" goes there)

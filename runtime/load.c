@@ -128,3 +128,26 @@ const char *ls_build_info(void) {
 #endif
   return buf;
 }
+
+const char *ls_blas_better_coretype(void) {
+#if LS_HAVE_OPENBLAS && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  const char *env = getenv("OPENBLAS_CORETYPE"), *keep = getenv("LOCKSTEP_KEEP_CORETYPE");
+  if ((keep && *keep) || (env && strcmp(env, "SkylakeX") == 0)) return NULL; /* asked for, or already tried */
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+      !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
+    return NULL;
+  static const char *const avx512_cores[] = {"skylakex", "cooperlake", "sapphirerapids"};
+  const char *core = openblas_get_corename();
+  if (!core) return NULL;
+  char low[32];
+  size_t i = 0;
+  for (; core[i] && i + 1 < sizeof low; i++) low[i] = (char)(core[i] >= 'A' && core[i] <= 'Z' ? core[i] + 32 : core[i]);
+  low[i] = 0;
+  for (size_t k = 0; k < sizeof avx512_cores / sizeof *avx512_cores; k++)
+    if (strcmp(low, avx512_cores[k]) == 0) return NULL;
+  return "SkylakeX";
+#else
+  return NULL;
+#endif
+}

@@ -135,6 +135,16 @@ double ls_cost_mm_ns(const ls_cost_model *m, double M, double K, double N);
 /* What this build was made with, e.g. "openblas 0.3.21 (SkylakeX), openmp". */
 const char *ls_build_info(void);
 
+/* OpenBLAS picks its kernels once, when it is loaded, from OPENBLAS_CORETYPE or its own
+ * CPU detection, and Debian's OpenBLAS 0.3.21 does not know recent AVX-512 CPUs (AMD Zen 4
+ * is given the AVX2 "Haswell" kernels, at about 60% of the speed of its "SkylakeX" ones).
+ * Returns the core type to set in OPENBLAS_CORETYPE before the process starts (the
+ * `lockstep` tool re-executes itself with it) when this CPU has AVX-512 (F, BW, DQ, VL)
+ * and the kernels in use do not: also when OPENBLAS_CORETYPE names such kernels, unless
+ * LOCKSTEP_KEEP_CORETYPE is set. NULL when the choice is already right, when
+ * OPENBLAS_CORETYPE is already "SkylakeX", or without OpenBLAS. */
+const char *ls_blas_better_coretype(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -330,6 +330,27 @@ def compiler_checks(tool, work):
     r = run([tool, "run", path, "--input", os.path.join(work, "slice9_x.npy"), "-o", out])
     check(r.returncode == 0 and np.array_equal(np.load(out), x[1:3, -4:]), "Slice with attributes (opset 9)", r.stderr.strip())
 
+    # OpenBLAS's kernels: on a CPU with AVX-512 the tool runs with AVX-512 kernels even when
+    # OPENBLAS_CORETYPE asks for AVX2 ones (unless LOCKSTEP_KEEP_CORETYPE); elsewhere it
+    # leaves the choice alone
+    flags = set()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    env = dict(os.environ, OPENBLAS_CORETYPE="Haswell")
+    env.pop("LOCKSTEP_KEEP_CORETYPE", None)
+    v = run([tool, "--version"], env=env).stdout
+    if "openblas" in v:
+        avx512 = {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags
+        want = "(SkylakeX)" if avx512 else "(Haswell)"
+        check(want in v, "OpenBLAS runs its %s kernels on this CPU" % ("AVX-512" if avx512 else "chosen"), v.strip())
+        kept = run([tool, "--version"], env=dict(env, LOCKSTEP_KEEP_CORETYPE="1")).stdout
+        check("(Haswell)" in kept, "LOCKSTEP_KEEP_CORETYPE keeps OPENBLAS_CORETYPE as given", kept.strip())
+
     # --emit-asm: the assembly text of a compiled model assembles to the identical program
     lsp, lsa, again = (os.path.join(work, "cnn_emit" + e) for e in (".lsp", ".lsa", "_again.lsp"))
     r = run([tool, "compile", os.path.join(work, "cnn.onnx"), "-o", lsp, "--emit-asm", lsa])

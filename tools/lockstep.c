@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__unix__)
+#include <unistd.h>
+#endif
 
 #include "asm.h"
 #include "lockstep.h"
@@ -1172,6 +1175,15 @@ static const char main_help[] =
 
 int main(int argc, char **argv) {
   if (argc < 2) return fputs(main_help, stderr), EXIT_USAGE;
+  /* OpenBLAS chose its kernels when it was loaded: if they are slower than this CPU allows,
+   * start again with the right ones (once: the variable is then set) */
+#if defined(__linux__)
+  const char *core = ls_blas_better_coretype();
+  if (core && setenv("OPENBLAS_CORETYPE", core, 1) == 0) {
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE"); /* no /proc: go on with OpenBLAS's choice */
+  }
+#endif
   const char *cmd = argv[1];
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) return fputs(main_help, stdout), 0;
   if (strcmp(cmd, "--version") == 0) return printf("%s\n", ls_build_info()), 0;
