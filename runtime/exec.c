@@ -38,6 +38,11 @@ static k_src source(const ls_program *p, uint8_t *arena, const rt_inst *x, int k
 /* One instance's vectors [v0, v1), with the fast mode's plan applied. */
 static void fast_range(const ls_program *p, uint8_t *arena, const k_ctx *c, const rt_inst *x, const k_src src[3],
                        uint32_t v0, uint32_t v1) {
+  if (x->nruns) { /* a gather with constant indices, by runs */
+    uint8_t *dst = x->direct != RT_NONE ? arena + p->sram_off + p->inst[x->direct].in.addr : arena + p->slot_off + x->slot;
+    k_gather_runs(c, &x->in, p->gruns + x->runs0, x->nruns, dst, v0, v1);
+    return;
+  }
   if (x->direct != RT_NONE) {
     const rt_inst *w = &p->inst[x->direct];
     uint8_t *dst = arena + p->sram_off + w->in.addr;

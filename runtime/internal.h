@@ -38,7 +38,17 @@ typedef struct rt_inst {
   uint32_t plane_end;  /* LW: the last MM using its rows */
   uint32_t plane_cols; /* LW: the most columns any of those MMs uses */
   uint32_t alias_end;  /* an aliased READ: the last instance that reads its bytes in place */
+  uint32_t runs0;      /* a GATHER with constant indices: its copy runs, gruns[runs0 .. +nruns) */
+  uint32_t nruns;      /* 0: gather element by element */
 } rt_inst;
+
+/* A GATHER whose indices are constants copies runs of evenly spaced table elements: output
+ * element dst+j := table[src + j*step] for j < len, or zeros when src is RT_NONE (indices
+ * out of range). Element positions count from the instance's first output element. */
+typedef struct rt_run {
+  uint32_t dst, src, len;
+  int32_t step;
+} rt_run;
 
 struct ls_program {
   ls_prog prog;
@@ -51,6 +61,8 @@ struct ls_program {
   size_t plane_off, plane_stride; /* one MXM plane: 64-byte header (rows) + lanes*lanes f32 */
   size_t check_off, check_bytes;
   size_t arena_bytes;
+  rt_run *gruns; /* fast mode's gather runs (see rt_inst.runs0) */
+  size_t n_gruns;
 };
 
 /* verify.c: checks the program and fills inst[] links, slots and the arena layout. */
@@ -89,6 +101,9 @@ void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, 
 int k_splittable(ls_op op);
 /* Fast mode's MM into memory (see k_dst), rows [v0, v1). */
 void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst *d, uint32_t v0, uint32_t v1);
+/* Fast mode's GATHER by runs (rt_run), output elements [v0*lanes, v1*lanes). */
+void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, uint8_t *out, uint32_t v0,
+                   uint32_t v1);
 /* An LW that only records where its rows are (fast mode, rows that stay put). */
 void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src);
 /* Split points must be multiples of this many vectors for the bits not to change: 1 for

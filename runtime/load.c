@@ -15,6 +15,7 @@ void ls_free(ls_program *p) {
   if (!p) return;
   ls_prog_free(&p->prog);
   free(p->inst);
+  free(p->gruns);
   free(p);
 }
 

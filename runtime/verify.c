@@ -593,6 +593,83 @@ static ls_status plan_fast(ls_program *p, const accvec *acc, ls_error *err) {
   return LS_OK;
 }
 
+/* ---- gathers through constant index tables ------------------------------------------------
+ * Most gathers a compiler emits (im2col, slices, padding, transposes) read their indices
+ * from constants. Their indices are known at load time, so fast mode copies runs of
+ * consecutive table elements instead of looking up every element. Used when the runs
+ * average at least 4 elements. Same bytes as the element-by-element kernel: a copy. */
+
+static const uint8_t *const_bytes(const ls_prog *g, uint64_t addr, uint64_t len) {
+  for (uint32_t c = 0; c < g->n_consts; c++) {
+    const ls_const *k = &g->consts[c];
+    if (addr >= k->addr && addr + len <= k->addr + k->size) return k->data + (addr - k->addr);
+  }
+  return NULL;
+}
+
+static int push_run(ls_program *p, size_t *cap, rt_run r) {
+  if (p->n_gruns == *cap) {
+    size_t nc = *cap ? *cap * 2 : 4096;
+    rt_run *nr = realloc(p->gruns, nc * sizeof *nr);
+    if (!nr) return -1;
+    p->gruns = nr, *cap = nc;
+  }
+  p->gruns[p->n_gruns++] = r;
+  return 0;
+}
+
+static void plan_gathers(ls_program *p) {
+  const uint32_t L = p->prog.target.lanes;
+  size_t cap = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    rt_inst *x = &p->inst[i];
+    x->nruns = 0;
+    if (x->in.op != LS_OP_GATHER || x->src[0] == RT_NONE || (uint64_t)x->in.n * L > UINT32_MAX) continue;
+    const rt_inst *r = &p->inst[x->src[0]];
+    if (r->in.op != LS_OP_READ || r->in.t0 != LS_I32) continue;
+    const uint32_t k = r->in.aux ? r->in.aux : L; /* lanes read; the rest hold imm */
+    const size_t first = p->n_gruns;
+    rt_run cur = {0, 0, 0, 1};
+    int ok = 1;
+    for (uint32_t v = 0; ok && v < x->in.n; v++) {
+      const uint8_t *ix = const_bytes(&p->prog, r->in.addr + (int64_t)(x->src_off[0] + v) * r->in.stride, (uint64_t)k * 4);
+      if (!ix) ok = 0;
+      for (uint32_t l = 0; ok && l < L; l++) {
+        int32_t id = (int32_t)r->in.imm;
+        if (l < k) memcpy(&id, ix + 4 * (size_t)l, 4);
+        const uint32_t src = id >= 0 && (uint32_t)id < x->in.aux ? (uint32_t)id : RT_NONE;
+        const uint32_t dst = v * L + l;
+        if (cur.len && cur.dst + cur.len == dst) {
+          if (src == RT_NONE && cur.src == RT_NONE) {
+            cur.len++;
+            continue;
+          }
+          if (src != RT_NONE && cur.src != RT_NONE) {
+            const int64_t want = (int64_t)cur.src + (int64_t)cur.len * cur.step, diff = (int64_t)src - cur.src;
+            if (cur.len == 1 && diff >= INT32_MIN && diff <= INT32_MAX) {
+              cur.step = (int32_t)diff, cur.len++;
+              continue;
+            }
+            if (cur.len > 1 && want == (int64_t)src) {
+              cur.len++;
+              continue;
+            }
+          }
+        }
+        if (cur.len && push_run(p, &cap, cur)) ok = 0;
+        cur = (rt_run){dst, src, 1, 1};
+      }
+    }
+    if (ok && cur.len && push_run(p, &cap, cur)) ok = 0;
+    const size_t n = p->n_gruns - first;
+    if (ok && n && n * 4 <= (size_t)x->in.n * L) {
+      x->runs0 = (uint32_t)first, x->nruns = (uint32_t)n;
+    } else {
+      p->n_gruns = first; /* element by element */
+    }
+  }
+}
+
 /* ---- slots: output buffers by liveness ---------------------------------------------------- */
 
 typedef struct live {
@@ -852,6 +929,7 @@ ls_status rt_verify(ls_program *p, ls_error *err) {
       (st = check_races(p, &acc, err)))
     goto out;
   if ((st = plan_fast(p, &acc, err)) || (st = plan_slots(p, err))) goto out;
+  plan_gathers(p); /* out of memory there: element by element, which is only slower */
 
   const ls_target *t = &p->prog.target;
   uint64_t cycles = 0;

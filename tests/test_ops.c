@@ -25,6 +25,7 @@
 #include <math.h>
 #include <stdarg.h>
 
+#include "internal.h"
 #include "support.h"
 
 #define LEN(a) (sizeof(a) / sizeof *(a))
@@ -341,6 +342,32 @@ static void sem_gather(void) {
              "mem2:\n @8 write.f64 [y], e1, n=2\n",
           in, out);
   }
+}
+
+/* Constant indices: fast mode copies runs (steps 1, -1, 0 and 2, a run of out-of-range
+ * indices, runs that cross vectors) instead of looking up every element; the bytes must be
+ * those of the element-by-element gather, which checked mode runs. */
+static void sem_gather_runs(void) {
+  static const int32_t idx[32] = {0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 5, 4, 3, 2,
+                                  1, 0, 0, 0, 0, 0, 2, 4, -1, 7, 100, 1, 3, 5, 2, 2};
+  const float t[6] = {10, 11, 12, 13, 14, 15};
+  float y[32];
+  for (int i = 0; i < 32; i++) y[i] = idx[i] >= 0 && idx[i] < 6 ? t[idx[i]] : 0;
+  char src[1024];
+  int off = snprintf(src, sizeof src, L4 ".input t f32 [6] @0\n.output y f32 [32] @64\n.const @256 i32");
+  for (int i = 0; i < 32; i++) off += snprintf(src + off, sizeof src - (size_t)off, " %d", idx[i]);
+  snprintf(src + off, sizeof src - (size_t)off,
+           "\nmem0:\n @0 read.i32 e0, [256], n=8\nmem1:\n @3 gather.f32 e1, [t], e0, n=8, size=6\n"
+           "mem2:\n @8 write.f32 [y], e1, n=8\n");
+  const tio in[] = {IO("t", t)}, out[] = {IO("y", y)};
+  CHECK(src, in, out);
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  uint32_t planned = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++) planned += p->inst[i].in.op == LS_OP_GATHER && p->inst[i].nruns > 0;
+  cr_assert_eq(planned, 1, "the gather with constant indices is not planned as runs");
+  ls_free(p);
 }
 
 static void sem_scatter(void) {
@@ -1474,7 +1501,7 @@ Test(semantics, long_streams_split_across_threads) {
 /* ---- one Test() per family, and the coverage check ------------------------------------------ */
 
 #define SEMANTICS(X)                                                                                              \
-  X(read) X(write) X(gather) X(scatter) X(mov) X(neg) X(abs) X(relu) X(not) X(floor_ceil) X(round) X(recip)       \
+  X(read) X(write) X(gather) X(gather_runs) X(scatter) X(mov) X(neg) X(abs) X(relu) X(not) X(floor_ceil) X(round) X(recip)       \
   X(sqrt_rsqrt) X(exp_log) X(tanh_sigmoid_erf) X(sin_cos) X(atan) X(fmod) X(shl_shr) X(pow) X(cvt_float_to_int) X(cvt_int_to_float)          \
   X(cvt_float_to_float) X(cvt_int_to_int) X(cvt_bool) X(add) X(sub) X(mul) X(div) X(mod) X(min_max) X(bits)       \
   X(compare) X(mac) X(sel) X(imm) X(splat) X(vsum) X(vmax) X(lsum) X(lmax) X(shift) X(rotate) X(dist) X(permute)  \
