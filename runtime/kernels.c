@@ -320,7 +320,27 @@ static double tree_sum_f64(const uint8_t *p, ls_dtype t, size_t sz, size_t n) {
   size_t h = n / 2;
   return tree_sum_f64(p, t, sz, h) + tree_sum_f64(p + h * sz, t, sz, n - h);
 }
+/* the same tree over f32 values, DAZ explicit; levels of adjacent pairs when n is a power of
+ * two (the halves then split exactly), else the recursion */
+static float tree_f32(const float *p, size_t n) {
+  if (n == 1) return daz_f(p[0]);
+  size_t h = n / 2;
+  return tree_f32(p, h) + tree_f32(p + h, n - h);
+}
+static float tree_sum_f32_vec(const float *p, size_t n) {
+  if (n == 1 || n > 512 || (n & (n - 1)) != 0) return tree_f32(p, n);
+  float t[256];
+  for (size_t i = 0; i < n / 2; i++) t[i] = daz_f(p[2 * i]) + daz_f(p[2 * i + 1]);
+  for (size_t m = n / 4; m >= 1; m /= 2)
+    for (size_t i = 0; i < m; i++) t[i] = t[2 * i] + t[2 * i + 1];
+  return t[0];
+}
 static float tree_sum_f32(const uint8_t *p, ls_dtype t, size_t sz, size_t n) {
+  if (t == LS_F32 && n <= 512) {
+    float v[512];
+    memcpy(v, p, n * 4);
+    return tree_sum_f32_vec(v, n);
+  }
   if (n == 1) return (float)load_elem(p, t).f;
   size_t h = n / 2;
   return tree_sum_f32(p, t, sz, h) + tree_sum_f32(p + h * sz, t, sz, n - h);
@@ -353,6 +373,13 @@ static void lane_reduce(const k_ctx *c, const ls_insn *in, const k_src *a, uint8
       if (t == LS_F64) r.f = tree_sum_f64(x, t, sz, L);
       else if (r.kind == 'F') r.f = tree_sum_f32(x, t, sz, L);
       else r.i = (int64_t)(r.u = tree_sum_int(x, t, sz, L));
+    } else if (t == LS_F32) { /* the common case without per-element calls, DAZ explicit */
+      float m = daz_f(((const float *)x)[0]);
+      for (uint32_t l = 1; l < L; l++) {
+        float v = daz_f(((const float *)x)[l]);
+        m = FMAX(m, v);
+      }
+      r.kind = 'F', r.f = m;
     } else {
       r = load_elem(x, t);
       for (uint32_t l = 1; l < L; l++) r = reduce_max(r, load_elem(x + l * sz, t));
@@ -372,6 +399,19 @@ static void vec_reduce(const k_ctx *c, const ls_insn *in, const k_src *a, uint8_
     for (uint32_t i = 1; i < in->n; i++) {
       const float *x = (const float *)vec_in(a, i);
       for (uint32_t l = 0; l < L; l++) d[l] = d[l] + x[l];
+    }
+    return;
+  }
+  if (t == LS_F32 && in->op == LS_OP_VMAX) { /* likewise, DAZ explicit */
+    float *d = (float *)out;
+    const float *x0 = (const float *)vec_in(a, 0);
+    for (uint32_t l = 0; l < L; l++) d[l] = daz_f(x0[l]);
+    for (uint32_t i = 1; i < in->n; i++) {
+      const float *x = (const float *)vec_in(a, i);
+      for (uint32_t l = 0; l < L; l++) {
+        float v = daz_f(x[l]);
+        d[l] = FMAX(d[l], v);
+      }
     }
     return;
   }
@@ -522,6 +562,36 @@ void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst 
       float *row = C + (size_t)i * ldc;
       ew_any((ls_op)d->ops[e]->op, LS_F32, (uint8_t *)row, (const uint8_t *)row, NULL, NULL, d->lanes, d->ops[e]->imm);
     }
+}
+
+void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, uint8_t *out, uint32_t v0,
+                   uint32_t v1) {
+  const size_t sz = ls_dtype_size((ls_dtype)in->t0);
+  const uint8_t *tab = c->sram + in->addr;
+  const uint64_t e0 = (uint64_t)v0 * L, e1 = (uint64_t)v1 * L;
+  uint32_t lo = 0, hi = nruns; /* the first run ending after e0 */
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if ((uint64_t)runs[mid].dst + runs[mid].len <= e0) lo = mid + 1;
+    else hi = mid;
+  }
+  for (uint32_t r = lo; r < nruns && runs[r].dst < e1; r++) {
+    uint64_t d = runs[r].dst, n = runs[r].len;
+    int64_t s0 = runs[r].src, step = runs[r].step;
+    if (d < e0) n -= e0 - d, s0 += (int64_t)(e0 - d) * step, d = e0;
+    if (d + n > e1) n = e1 - d;
+    if (runs[r].src == RT_NONE) {
+      memset(out + d * sz, 0, n * sz);
+    } else if (step == 1) {
+      memcpy(out + d * sz, tab + s0 * (int64_t)sz, n * sz);
+    } else if (sz == 4) {
+      uint32_t *o = (uint32_t *)(out + d * 4);
+      const uint32_t *t = (const uint32_t *)tab + s0;
+      for (uint64_t j = 0; j < n; j++) o[j] = t[(int64_t)j * step];
+    } else {
+      for (uint64_t j = 0; j < n; j++) memcpy(out + (d + j) * sz, tab + (s0 + (int64_t)j * step) * (int64_t)sz, sz);
+    }
+  }
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
