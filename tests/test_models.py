@@ -279,6 +279,22 @@ def compiler_checks(tool, work):
     want = np.maximum(xs.astype(np.float64) @ w, 0)
     check(r.returncode == 0 and np.max(np.abs(np.load(out) - want)) < 1e-5, "... and computes the same", r.stderr.strip())
 
+    # Pow with a constant exponent 2 becomes x*x (one Mul to lower); a Pow by 3 stays a Pow
+    x = rng.standard_normal((3, 50)).astype(np.float32)
+    np.save(os.path.join(work, "pow_x.npy"), x)
+    for e, op in ((2.0, "Mul"), (3.0, "Pow")):
+        g = helper.make_graph([helper.make_node("Pow", ["x", "e"], ["y"])], "pow", [vi("x", TensorProto.FLOAT, [3, 50])],
+                              [vi("y", TensorProto.FLOAT, [3, 50])], [numpy_helper.from_array(np.array(e, np.float32), "e")])
+        path = os.path.join(work, "pow%d.onnx" % e)
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+        r = run([tool, "compile", path])
+        out = os.path.join(work, "pow%d_y.npy" % e)
+        r2 = run([tool, "run", path, "--input", os.path.join(work, "pow_x.npy"), "-o", out])
+        want = x.astype(np.float64) ** e
+        err = np.max(np.abs(np.load(out) - want) / np.maximum(np.abs(want), 1e-30)) if r2.returncode == 0 else 1
+        check("operators:    %s 1" % op in r.stdout and err < 1e-6, "Pow by %g is lowered as %s" % (e, op),
+              "relative error %.3g; %s %s" % (err, [l for l in r.stdout.splitlines() if "operators" in l], r2.stderr.strip()))
+
     # a dilated, strided, grouped convolution against a direct loop
     x = rng.standard_normal((1, 4, 9, 9)).astype(np.float32)
     w = rng.standard_normal((6, 2, 3, 3)).astype(np.float32)
