@@ -78,6 +78,11 @@ double ls_predict_us(const ls_program *p, const ls_calibration *cal, int threads
       ns += m->per_insn;
       continue;
     }
+    if (x->in.op == LS_OP_GATHER && x->nruns) { /* by runs: a copy, plus a lookup per run */
+      ns += m->per_insn + m->per_unit[LS_COST_COPY] * amount * ls_dtype_size((ls_dtype)x->in.t0) +
+            m->per_unit[LS_COST_GATHER] * x->nruns;
+      continue;
+    }
     if (c == LS_COST_MM) {
       const double K = p->inst[x->plane_lw].in.n, N = x->in.imm ? (double)x->in.imm : t->lanes;
       ns += m->per_insn + ls_cost_mm_ns(m, x->in.n, K, N);
