@@ -1178,7 +1178,10 @@ int main(int argc, char **argv) {
   /* OpenBLAS chose its kernels when it was loaded: if they are slower than this CPU allows,
    * start again with the right ones (once: the variable is then set) */
 #if defined(__linux__)
-  const char *core = ls_blas_better_coretype();
+  /* (only for the commands that run programs) */
+  const int runs = !strcmp(argv[1], "run") || !strcmp(argv[1], "bench") || !strcmp(argv[1], "calibrate") ||
+                   !strcmp(argv[1], "trace") || !strcmp(argv[1], "--version");
+  const char *core = runs ? ls_blas_better_coretype() : NULL;
   if (core && setenv("OPENBLAS_CORETYPE", core, 1) == 0) {
     execv("/proc/self/exe", argv);
     unsetenv("OPENBLAS_CORETYPE"); /* no /proc: go on with OpenBLAS's choice */
