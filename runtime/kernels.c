@@ -62,7 +62,7 @@ static void erf_fullf(float *d, const float *a, size_t n) {
     const double lo = x * (erf_lo[0] + u * b1 - b2), hi = erf_hi[0] + v * c1 - c2;
     const double sg = x < 0 ? -1.0 : 1.0, h = ax < 4 ? hi : 1.0, r = ax < 1 ? lo : sg * h;
     const float y = (float)r;
-    d[k] = x != x ? a[k] : y;
+    d[k] = x != x ? a[k] + a[k] : y; /* NaN: quiet, as libm's */
   }
 }
 /* the series below 1 alone: for blocks with no |x| >= 1 (most of GELU's inputs) */
@@ -89,6 +89,31 @@ static void erf_vecf(float *d, const float *a, size_t n) {
     else erf_fullf(d + k0, a + k0, m);
   }
 }
+/* exp for f32, in double and rounded once: 2^y with y = x*log2(e) split into k + f (k an
+ * integer, |f| <= 1/2), 2^f by a polynomial fitted on [-1/2, 1/2] (relative error 2e-14),
+ * 2^k put in the exponent bits. Vectorises; results within an ulp of the exact value. */
+static const double exp2_poly[10] = {1.0000000000000138, 0.69314718055994906, 0.24022650695640291,
+                                     0.055504108664469233, 0.0096181291939322639, 0.0013333558229232847,
+                                     0.00015403433753428123, 1.5252656729045845e-05, 1.3259645667520565e-06,
+                                     1.0208938496837715e-07};
+static void exp_vecf(float *d, const float *a, size_t n) {
+  for (size_t k = 0; k < n; k++) {
+    const double x = a[k], y0 = x != x ? 0 : x * 1.4426950408889634, y1 = y0 < -200 ? -200 : y0, y = y1 > 200 ? 200 : y1;
+    const double kr = (y + 6755399441055744.0) - 6755399441055744.0, f = y - kr; /* round to nearest */
+    double p = exp2_poly[9];
+    p = p * f + exp2_poly[8], p = p * f + exp2_poly[7], p = p * f + exp2_poly[6], p = p * f + exp2_poly[5];
+    p = p * f + exp2_poly[4], p = p * f + exp2_poly[3], p = p * f + exp2_poly[2], p = p * f + exp2_poly[1];
+    p = p * f + exp2_poly[0];
+    const int64_t e = ((int64_t)kr + 1023) << 52;
+    double scale;
+    memcpy(&scale, &e, 8);
+    const float r = (float)(p * scale);
+    d[k] = x != x ? a[k] + a[k] : r; /* NaN: quiet, as libm's */
+  }
+}
+static void exp_vec(double *d, const double *a, size_t n) {
+  for (size_t k = 0; k < n; k++) d[k] = exp(a[k]);
+}
 static void erf_vec(double *d, const double *a, size_t n) {
   for (size_t k = 0; k < n; k++) d[k] = erf(a[k]);
 }
@@ -106,7 +131,7 @@ static void erf_vec(double *d, const double *a, size_t n) {
     case LS_OP_RECIP: for (k = 0; k < n; k++) d[k] = (T)1 / a[k]; break;                          \
     case LS_OP_SQRT: for (k = 0; k < n; k++) d[k] = sqrt##SFX(a[k]); break;                       \
     case LS_OP_RSQRT: for (k = 0; k < n; k++) d[k] = (T)1 / sqrt##SFX(a[k]); break;               \
-    case LS_OP_EXP: for (k = 0; k < n; k++) d[k] = exp##SFX(a[k]); break;                         \
+    case LS_OP_EXP: exp_vec##SFX(d, a, n); break;                                                 \
     case LS_OP_LOG: for (k = 0; k < n; k++) d[k] = log##SFX(a[k]); break;                         \
     case LS_OP_TANH: for (k = 0; k < n; k++) d[k] = tanh##SFX(a[k]); break;                       \
     case LS_OP_SIGMOID: for (k = 0; k < n; k++) d[k] = (T)1 / ((T)1 + exp##SFX(-a[k])); break;     \

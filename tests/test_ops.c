@@ -536,6 +536,14 @@ static void sem_exp_log(void) {
   const float a[8] = {0, -INFf, INFf, 1, -1, 10, NaNf, 89}; /* e^89 overflows f32 */
   const float y[8] = {1, 0, INFf, 2.71828182845904524f, 0.36787944117144233f, 22026.4657948067165f, NaNf, INFf};
   UN_TOL("exp.f32", a, y, 1e-6);
+  { /* far apart exponents, the largest finite result, and results that flush to zero: within
+     * an ulp of glibc's double exp rounded to f32 (a run flushes subnormals) */
+    const float a2[8] = {88.7f, -87.0f, 0.5f, -0.3466f, 20.25f, -104, 1e-7f, -50.5f};
+    float y2[8];
+    for (int i = 0; i < 8; i++) y2[i] = (float)exp((double)a2[i]);
+    y2[5] = 0;
+    UN_TOL("exp.f32", a2, y2, 1.2e-7);
+  }
   const double ad[4] = {0, 1, -2, 700}, yd[4] = {1, 2.7182818284590452, 0.1353352832366127, 1.0142320547350045e304};
   UN_TOL("exp.f64", ad, yd, 1e-14);
   const uint16_t ah[4] = {0x0000, 0xfc00, 0x8000, 0x7c00}, yh[4] = {0x3c00, 0x0000, 0x3c00, 0x7c00}; /* e^0 e^-inf e^-0 e^inf */
