@@ -100,7 +100,8 @@ ls_status ls_run(const ls_program *p, void *arena, size_t bytes, const ls_run_op
  * A calibration (made by `lockstep calibrate`) measures what each kind of work costs on this
  * CPU; ls_predict_us adds it up over the instances the fast mode will run. */
 #define LS_COST_CLASSES(X) \
-  X(NONE, "none") X(COPY, "copy") X(ALU, "alu") X(TRANS, "trans") X(RED, "red") X(GATHER, "gather") X(SXM, "sxm") X(MM, "mm")
+  X(NONE, "none") X(COPY, "copy") X(ALU, "alu") X(TRANS, "trans") X(EXP, "exp") X(RED, "red") X(GATHER, "gather") \
+  X(SXM, "sxm") X(MM, "mm")
 typedef enum ls_cost_class {
 #define X(e, name) LS_COST_##e,
   LS_COST_CLASSES(X)
@@ -113,11 +114,15 @@ typedef struct ls_cost_model {
   double per_insn;                  /* ns: each instance run */
   double per_unit[LS_COST_COUNT];   /* ns per element (copy: per byte) of each class */
   double mm[4];                     /* ns: a + b*flops + c*K*N + d*M*N for an MM */
+  double run, run_byte;             /* ns: a gather by runs (constant indices), per run and per byte */
 } ls_cost_model;
 
 typedef struct ls_calibration {
   char host[128];                   /* the CPU and build it was measured on */
-  ls_cost_model model[2];           /* 1 thread, 2 threads */
+  ls_cost_model model[2];           /* 1 thread, 2 threads: data in cache */
+  ls_cost_model cold[2];            /* the same, data streamed from memory (all zero: not measured) */
+  double cache_bytes, cold_bytes;   /* a program's memory up to cache_bytes: `model`; from
+                                       cold_bytes: `cold`; between, interpolated (log scale) */
 } ls_calibration;
 
 /* $LOCKSTEP_CALIBRATION, else $XDG_CONFIG_HOME/lockstep/calibration, else
@@ -125,7 +130,8 @@ typedef struct ls_calibration {
 const char *ls_calibration_path(void);
 ls_status ls_calibration_load(const char *path, ls_calibration *c, ls_error *err);
 ls_status ls_calibration_save(const char *path, const ls_calibration *c, ls_error *err);
-/* Predicted wall time of one fast-mode run, in microseconds (NaN without a calibration). */
+/* Predicted wall time of one fast-mode run, in microseconds (NaN without a calibration): the
+ * in-cache costs for programs that fit the cache, the cold ones for those far bigger. */
 double ls_predict_us(const ls_program *p, const ls_calibration *c, int threads);
 /* The cost class of an instruction and its amount (elements, or bytes for copies). */
 ls_cost_class ls_cost_of(const ls_target *t, const ls_insn *in, double *amount);

@@ -45,9 +45,9 @@ ls_cost_class ls_cost_of(const ls_target *t, const ls_insn *in, double *amount) 
     if (in->op == LS_OP_TRANSPOSE) return LS_COST_SXM;
     if (in->op == LS_OP_MOV) { *amount = bytes; return LS_COST_COPY; }
     switch (ls_ops[in->op].lat) {
-    case LS_LAT_TRANS: return LS_COST_TRANS;
-    case LS_LAT_RED: /* an f32 vsum is a vectorised lane-wise add; the others walk lanes */
-      return in->op == LS_OP_VSUM && in->t0 == LS_F32 ? LS_COST_ALU : LS_COST_RED;
+    case LS_LAT_TRANS: return in->op == LS_OP_EXP && in->t0 == LS_F32 ? LS_COST_EXP : LS_COST_TRANS; /* f32 exp is vectorised */
+    case LS_LAT_RED: /* an f32 vsum or vmax is a vectorised lane-wise op; the others walk lanes */
+      return (in->op == LS_OP_VSUM || in->op == LS_OP_VMAX) && in->t0 == LS_F32 ? LS_COST_ALU : LS_COST_RED;
     default: return ls_dtype_class((ls_dtype)in->t0) == 'F' && in->t0 != LS_F32 ? LS_COST_TRANS : LS_COST_ALU;
     }
   case LS_FMT_NONE:
@@ -63,34 +63,43 @@ double ls_cost_mm_ns(const ls_cost_model *m, double M, double K, double N) {
   return m->mm[0] + m->mm[1] * 2 * M * K * N + m->mm[2] * K * N + m->mm[3] * M * N;
 }
 
+/* one instance's predicted ns under model m (0 for those fast mode does not run) */
+double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x) {
+  const ls_target *t = &p->prog.target;
+  if (x->alias || x->skip || ls_ops[x->in.op].unit == LS_UNIT_ICU) return 0;
+  double amount;
+  ls_cost_class c = ls_cost_of(t, &x->in, &amount);
+  if (c == LS_COST_NONE) return 0;
+  if (x->in.op == LS_OP_LW && x->plane_ptr) return m->per_insn;
+  if (x->in.op == LS_OP_GATHER && x->nruns) /* by runs: per run, and per byte copied */
+    return m->per_insn + m->run * x->nruns + m->run_byte * amount * ls_dtype_size((ls_dtype)x->in.t0);
+  if (c == LS_COST_MM) {
+    const double K = p->inst[x->plane_lw].in.n, N = x->in.imm ? (double)x->in.imm : t->lanes;
+    return m->per_insn + ls_cost_mm_ns(m, x->in.n, K, N);
+  }
+  return m->per_insn + m->per_unit[c] * amount;
+}
+
+/* How far p is from fitting the cache: 0 up to cache_bytes of memory, 1 from cold_bytes,
+ * log-linear between (0 without cold measurements). */
+double rt_cold_fraction(const ls_program *p, const ls_calibration *cal) {
+  const double mem = (double)p->prog.mem_bytes;
+  if (!(cal->cache_bytes > 0) || !(cal->cold_bytes > cal->cache_bytes) || !(cal->cold[0].mm[1] > 0)) return 0;
+  if (mem <= cal->cache_bytes) return 0;
+  if (mem >= cal->cold_bytes) return 1;
+  return log(mem / cal->cache_bytes) / log(cal->cold_bytes / cal->cache_bytes);
+}
+
 double ls_predict_us(const ls_program *p, const ls_calibration *cal, int threads) {
   if (!cal || !p) return NAN;
-  const ls_cost_model *m = &cal->model[threads >= 2 ? 1 : 0];
-  const ls_target *t = &p->prog.target;
-  double ns = m->per_run;
+  const int t = threads >= 2 ? 1 : 0;
+  const double f = rt_cold_fraction(p, cal);
+  double hot = cal->model[t].per_run, cold = cal->cold[t].per_run;
   for (uint32_t i = 0; i < p->n_inst; i++) {
-    const rt_inst *x = &p->inst[i];
-    if (x->alias || x->skip || ls_ops[x->in.op].unit == LS_UNIT_ICU) continue;
-    double amount;
-    ls_cost_class c = ls_cost_of(t, &x->in, &amount);
-    if (c == LS_COST_NONE) continue;
-    if (x->in.op == LS_OP_LW && x->plane_ptr) {
-      ns += m->per_insn;
-      continue;
-    }
-    if (x->in.op == LS_OP_GATHER && x->nruns) { /* by runs: a copy, plus a lookup per run */
-      ns += m->per_insn + m->per_unit[LS_COST_COPY] * amount * ls_dtype_size((ls_dtype)x->in.t0) +
-            m->per_unit[LS_COST_GATHER] * x->nruns;
-      continue;
-    }
-    if (c == LS_COST_MM) {
-      const double K = p->inst[x->plane_lw].in.n, N = x->in.imm ? (double)x->in.imm : t->lanes;
-      ns += m->per_insn + ls_cost_mm_ns(m, x->in.n, K, N);
-      continue;
-    }
-    ns += m->per_insn + m->per_unit[c] * amount;
+    hot += rt_inst_ns(p, &cal->model[t], &p->inst[i]);
+    if (f > 0) cold += rt_inst_ns(p, &cal->cold[t], &p->inst[i]);
   }
-  return ns / 1e3;
+  return ((1 - f) * hot + f * cold) / 1e3;
 }
 
 /* ---- the profile file: "key = value" lines ------------------------------------------------ */
@@ -121,11 +130,17 @@ ls_status ls_calibration_save(const char *path, const ls_calibration *c, ls_erro
   }
   fprintf(f, "# Lockstep host calibration: what each kind of work costs here (made by lockstep calibrate)\n");
   fprintf(f, "host = %s\n", c->host);
-  for (int t = 0; t < 2; t++) {
-    const ls_cost_model *m = &c->model[t];
-    fprintf(f, "t%d.per_run = %.6g\nt%d.per_insn = %.6g\n", t + 1, m->per_run, t + 1, m->per_insn);
-    for (int k = 1; k < LS_COST_COUNT; k++) fprintf(f, "t%d.%s = %.6g\n", t + 1, class_names[k], m->per_unit[k]);
-    for (int k = 0; k < 4; k++) fprintf(f, "t%d.mm%d = %.6g\n", t + 1, k, m->mm[k]);
+  fprintf(f, "# t1, t2: 1 and 2 threads, data in cache; c1, c2: the same with data streamed from memory,\n"
+             "# used for programs whose memory exceeds cache_bytes\n");
+  fprintf(f, "cache_bytes = %.0f\ncold_bytes = %.0f\n", c->cache_bytes, c->cold_bytes);
+  for (int t = 0; t < 4; t++) {
+    const ls_cost_model *m = t < 2 ? &c->model[t] : &c->cold[t - 2];
+    const char pre = t < 2 ? 't' : 'c';
+    const int th = t % 2 + 1;
+    fprintf(f, "%c%d.per_run = %.6g\n%c%d.per_insn = %.6g\n", pre, th, m->per_run, pre, th, m->per_insn);
+    for (int k = 1; k < LS_COST_COUNT; k++) fprintf(f, "%c%d.%s = %.6g\n", pre, th, class_names[k], m->per_unit[k]);
+    for (int k = 0; k < 4; k++) fprintf(f, "%c%d.mm%d = %.6g\n", pre, th, k, m->mm[k]);
+    fprintf(f, "%c%d.run = %.6g\n%c%d.run_byte = %.6g\n", pre, th, m->run, pre, th, m->run_byte);
   }
   if (fclose(f) != 0) {
     rt_errorf(err, LS_ERR_IO, "%s: write failed", path);
@@ -153,19 +168,30 @@ ls_status ls_calibration_load(const char *path, ls_calibration *c, ls_error *err
       snprintf(c->host, sizeof c->host, "%.127s", val);
       continue;
     }
-    int t = key[0] == 't' && (key[1] == '1' || key[1] == '2') && key[2] == '.' ? key[1] - '1' : -1;
     char *end;
     double v = strtod(val, &end);
+    if (strcmp(key, "cache_bytes") == 0 && end != val) {
+      c->cache_bytes = v;
+      continue;
+    }
+    if (strcmp(key, "cold_bytes") == 0 && end != val) {
+      c->cold_bytes = v;
+      continue;
+    }
+    int t = (key[0] == 't' || key[0] == 'c') && (key[1] == '1' || key[1] == '2') && key[2] == '.' ? key[1] - '1' : -1;
     if (t < 0 || end == val) {
       fclose(f);
-      rt_errorf(err, LS_ERR_FORMAT, "%s:%d: expected 't1.KEY = NUMBER' or 't2.KEY = NUMBER'", path, lineno);
+      rt_errorf(err, LS_ERR_FORMAT, "%s:%d: expected 'tN.KEY = NUMBER' or 'cN.KEY = NUMBER' (N: 1 or 2 threads)", path,
+                lineno);
       return LS_ERR_FORMAT;
     }
-    ls_cost_model *m = &c->model[t];
+    ls_cost_model *m = key[0] == 't' ? &c->model[t] : &c->cold[t];
     const char *k = key + 3;
     if (strcmp(k, "per_run") == 0) m->per_run = v;
     else if (strcmp(k, "per_insn") == 0) m->per_insn = v;
     else if (strncmp(k, "mm", 2) == 0 && k[2] >= '0' && k[2] <= '3' && !k[3]) m->mm[k[2] - '0'] = v;
+    else if (strcmp(k, "run") == 0) m->run = v;
+    else if (strcmp(k, "run_byte") == 0) m->run_byte = v;
     else {
       int found = 0;
       for (int j = 1; j < LS_COST_COUNT; j++)

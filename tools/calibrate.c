@@ -2,15 +2,19 @@
  *
  * For each cost class (see runtime/lockstep.h) it times small synthetic programs, written
  * here as assembly text for the host target, at two sizes, and fits a line: the slope is the
- * cost per element (per byte for copies), the intercept the cost per instance. For MM it
+ * cost per element (per byte for copies), the intercept the cost per instance. Gathers with
+ * constant indices (copied by runs in fast mode) get a cost per run and per byte. For MM it
  * times a grid of shapes and fits a + b*flops + c*K*N + d*M*N by least squares on relative
- * error. Everything is measured for 1 and for 2 threads, and saved where ls_predict_us finds
- * it. */
+ * error. Everything is measured for 1 and for 2 threads, with the data in cache and with it
+ * spread over COLD_BYTES (streamed from memory), and saved where ls_predict_us finds it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__unix__)
+#include <unistd.h>
+#endif
 
 #include "asm.h"
 #include "lockstep.h"
@@ -93,17 +97,29 @@ static uint64_t out_delay(ls_op op, uint32_t n) {
   return ls_insn_out_delay(&t, &in);
 }
 
+/* Programs bigger than the caches find their data in memory: the cold measurements spread
+ * their groups over COLD_BYTES, each group reading and writing its own bytes, so that a run
+ * does not find them in the caches the previous run warmed. */
+#define COLD_BYTES (48u << 20)
+
 /* R groups: read x (n vectors), one instruction of the class, write y; only the instruction
  * itself runs in fast mode (the read is in place, the write absorbed), except for copy,
  * whose masked read and write both copy. */
-static double time_class(ls_cost_class c, uint32_t n, int R, int threads, double *amount) {
+static double time_class(ls_cost_class c, uint32_t n, int R, int threads, int cold, double *amount) {
   const ls_target t = host();
   const uint32_t L = t.lanes;
   const uint64_t vb = (uint64_t)L * 4, span = (uint64_t)n * vb;
+  /* cold: every group reads and writes its own 3*span bytes, COLD_BYTES in all */
+  if (cold) {
+    R = (int)(COLD_BYTES / (3 * span)) + 1;
+    if (R < 8) R = 8;
+    if (R > 1024) R = 1024;
+  }
+  const uint64_t gstride = cold ? 3 * span + vb : 0;
   size_t cap = 1 << 16, k = 0;
   char *s = malloc(cap);
   if (!s) return -1;
-  k = add(s, cap, k, ".target host\n.memory %llu\n", (unsigned long long)(3 * span + vb));
+  k = add(s, cap, k, ".target host\n.memory %llu\n", (unsigned long long)(3 * span + vb + gstride * (uint64_t)R));
   k = add(s, cap, k, ".input x f32 [%llu] @0\n.output y f32 [%llu] @%llu\n", (unsigned long long)(n * L),
           (unsigned long long)(n * L), (unsigned long long)span);
   /* a gather table of L*n elements at 2*span, indices into it at 0 (as i32 read from x) */
@@ -111,28 +127,31 @@ static double time_class(ls_cost_class c, uint32_t n, int R, int threads, double
   const char *op = "add.f32 e1, e0, e0";
   ls_op code = LS_OP_ADD;
   switch (c) {
-  case LS_COST_TRANS: op = "exp.f32 e1, e0", code = LS_OP_EXP; break;
+  case LS_COST_TRANS: op = "sigmoid.f32 e1, e0", code = LS_OP_SIGMOID; break; /* libm speed, whatever the input */
+  case LS_COST_EXP: op = "exp.f32 e1, e0", code = LS_OP_EXP; break;
   case LS_COST_RED: op = "lsum.f32 e1, e0", code = LS_OP_LSUM; break;
   case LS_COST_SXM: op = "rotate.f32 e1, e0, 3", code = LS_OP_ROTATE; break;
   default: break;
   }
   for (int g = 0; g < R; g++, base += T) {
+    const unsigned long long go = (unsigned long long)(gstride * (uint64_t)g); /* this group's memory */
     if (c == LS_COST_COPY) {
-      k = add(s, cap, k, "mem0:\n @%llu read.f32 e0, [0], n=%u, lanes=%u\n", (unsigned long long)base, n, L - 1);
+      k = add(s, cap, k, "mem0:\n @%llu read.f32 e0, [%llu], n=%u, lanes=%u\n", (unsigned long long)base, go, n, L - 1);
       k = add(s, cap, k, "mem1:\n @%llu write.f32 [%llu], e0, n=%u, lanes=%u\n",
-              (unsigned long long)(base + out_delay(LS_OP_READ, n)), (unsigned long long)span, n, L - 1);
+              (unsigned long long)(base + out_delay(LS_OP_READ, n)), (unsigned long long)span + go, n, L - 1);
     } else if (c == LS_COST_GATHER) {
-      k = add(s, cap, k, "mem0:\n @%llu read.i32 e0, [0], n=%u\n", (unsigned long long)base, n);
+      k = add(s, cap, k, "mem0:\n @%llu read.i32 e0, [%llu], n=%u\n", (unsigned long long)base, go, n);
       k = add(s, cap, k, "mem2:\n @%llu gather.f32 e1, [%llu], e0, n=%u, size=%u\n",
-              (unsigned long long)(base + out_delay(LS_OP_READ, n)), (unsigned long long)(2 * span), n, n * L);
-      k = add(s, cap, k, "mem1:\n @%llu write.f32 [y], e1, n=%u\n",
-              (unsigned long long)(base + out_delay(LS_OP_READ, n) + out_delay(LS_OP_GATHER, n)), n);
+              (unsigned long long)(base + out_delay(LS_OP_READ, n)), (unsigned long long)(2 * span) + go, n, n * L);
+      k = add(s, cap, k, "mem1:\n @%llu write.f32 [%llu], e1, n=%u\n",
+              (unsigned long long)(base + out_delay(LS_OP_READ, n) + out_delay(LS_OP_GATHER, n)),
+              (unsigned long long)span + go, n);
     } else {
-      k = add(s, cap, k, "mem0:\n @%llu read.f32 e0, [x], n=%u\n", (unsigned long long)base, n);
+      k = add(s, cap, k, "mem0:\n @%llu read.f32 e0, [%llu], n=%u\n", (unsigned long long)base, go, n);
       k = add(s, cap, k, "vxm0:\n @%llu %s, n=%u\n", (unsigned long long)(base + out_delay(LS_OP_READ, n)), op, n);
       if (c == LS_COST_SXM) s[k - 1] = '\n'; /* rotate is on sxm: relabel below */
-      k = add(s, cap, k, "mem1:\n @%llu write.f32 [y], e1, n=%u\n",
-              (unsigned long long)(base + out_delay(LS_OP_READ, n) + out_delay(code, n)), n);
+      k = add(s, cap, k, "mem1:\n @%llu write.f32 [%llu], e1, n=%u\n",
+              (unsigned long long)(base + out_delay(LS_OP_READ, n) + out_delay(code, n)), (unsigned long long)span + go, n);
     }
     if (k + 512 > cap) {
       cap *= 2;
@@ -149,28 +168,77 @@ static double time_class(ls_cost_class c, uint32_t n, int R, int threads, double
   return ns / R;
 }
 
-static double time_mm(uint32_t M, uint32_t K, uint32_t N, int threads) {
+
+/* cold: every group multiplies with its own plane rows and x rows (each MM of a real
+ * program has its own tile; weights are streamed once per run) */
+static double time_mm(uint32_t M, uint32_t K, uint32_t N, int threads, int cold) {
   const ls_target t = host();
   const uint32_t L = t.lanes;
-  const uint64_t vb = (uint64_t)L * 4;
-  char s[4096];
-  size_t k = 0;
-  const int R = 4;
-  uint64_t xo = (uint64_t)K * vb, yo = xo + (uint64_t)M * vb, base = 0, T = K + M + 64;
-  k = add(s, sizeof s, k, ".target host\n.memory %llu\n.input w f32 [%u] @0\n.input x f32 [%u] @%llu\n.output y f32 [%u] @%llu\n",
-          (unsigned long long)(yo + (uint64_t)M * vb), K * L, M * L, (unsigned long long)xo, M * L, (unsigned long long)yo);
+  const uint64_t vb = (uint64_t)L * 4, per0 = (uint64_t)(K + M) * vb;
+  int R = cold ? (int)(COLD_BYTES / per0) + 1 : 4;
+  if (R < 4) R = 4;
+  if (R > 512) R = 512;
+  const uint64_t per = cold ? per0 : 0; /* hot: every group uses the same rows */
+  size_t cap = (size_t)R * 400 + 512, k = 0;
+  char *s = malloc(cap);
+  if (!s) return -1;
+  uint64_t yo = (cold ? per * (uint64_t)R : per0), base = 0, T = K + M + 64;
+  k = add(s, cap, k, ".target host\n.memory %llu\n.input w f32 [%llu] @0\n.output y f32 [%u] @%llu\n",
+          (unsigned long long)(yo + (uint64_t)M * vb), (unsigned long long)(yo / 4), M * L, (unsigned long long)yo);
   char cols[32] = "", lanes[32] = "";
   if (N < L) snprintf(cols, sizeof cols, ", cols=%u", N), snprintf(lanes, sizeof lanes, ", lanes=%u", N);
   for (int g = 0; g < R; g++, base += T) {
+    const unsigned long long wo = (unsigned long long)(per * (uint64_t)g), xo = wo + (unsigned long long)K * vb;
     uint64_t lw = base + out_delay(LS_OP_READ, K), mm = lw + K;
-    k = add(s, sizeof s, k, "mem0:\n @%llu read.f32 e0, [w], n=%u\nmxm0:\n @%llu lw.f32 p0, e0, n=%u\n", (unsigned long long)base,
-            K, (unsigned long long)lw, K);
-    k = add(s, sizeof s, k, "mem1:\n @%llu read.f32 e1, [x], n=%u, lanes=%u\nmxm0:\n @%llu mm.f32 e2, p0, e1, n=%u%s\n",
-            (unsigned long long)(mm - out_delay(LS_OP_READ, M)), M, K, (unsigned long long)mm, M, cols);
-    k = add(s, sizeof s, k, "mem2:\n @%llu write.f32 [y], e2, n=%u%s\n", (unsigned long long)(mm + out_delay(LS_OP_MM, M)), M,
+    k = add(s, cap, k, "mem0:\n @%llu read.f32 e0, [%llu], n=%u\nmxm0:\n @%llu lw.f32 p0, e0, n=%u\n", (unsigned long long)base,
+            wo, K, (unsigned long long)lw, K);
+    k = add(s, cap, k, "mem1:\n @%llu read.f32 e1, [%llu], n=%u, lanes=%u\nmxm0:\n @%llu mm.f32 e2, p0, e1, n=%u%s\n",
+            (unsigned long long)(mm - out_delay(LS_OP_READ, M)), xo, M, K, (unsigned long long)mm, M, cols);
+    k = add(s, cap, k, "mem2:\n @%llu write.f32 [y], e2, n=%u%s\n", (unsigned long long)(mm + out_delay(LS_OP_MM, M)), M,
             lanes);
   }
-  return time_program(s, threads, 15) / R;
+  double ns = k < cap ? time_program(s, threads, 9) / R : -1;
+  free(s);
+  return ns;
+}
+
+/* A gather by runs (indices from a constant table), shaped as im2col's: n vectors whose
+ * indices form runs of len consecutive elements, each run starting a little after the last
+ * (the next image row), wrapping around a source table of 256 KiB (an activation; the cold
+ * variant writes every group's output to its own memory). Returns ns per instance; *runs
+ * the number of runs. */
+static double time_runs(uint32_t n, uint32_t len, int threads, int cold, double *runs) {
+  const ls_target t = host();
+  const uint32_t L = t.lanes;
+  const uint64_t E = (uint64_t)n * L, span = E * 4, tab = 256 << 10;
+  int R = cold ? (int)(COLD_BYTES / (2 * span + tab)) + 1 : 4;
+  if (R < 4) R = 4;
+  if (R > 64) R = 64;
+  const uint64_t gs = cold ? 2 * span + tab : 0; /* each group's own output and table */
+  size_t cap = (size_t)E * 12 + (size_t)R * 400 + 1024, k = 0;
+  char *s = malloc(cap);
+  if (!s) return -1;
+  const uint64_t idx_at = gs * (uint64_t)R + 2 * span + tab; /* the constant indices, after everything */
+  k = add(s, cap, k, ".target host\n.memory %llu\n.const @%llu i32", (unsigned long long)(idx_at + span),
+          (unsigned long long)idx_at);
+  for (uint64_t e = 0, r = 0; e < E; e += len, r++) {
+    const uint64_t start = r * (len + 2) % (tab / 4 - len);
+    for (uint32_t j = 0; j < len && e + j < E; j++) k = add(s, cap, k, " %llu", (unsigned long long)(start + j));
+  }
+  uint64_t base = 0;
+  for (int g = 0; g < R; g++, base += n + 64) {
+    const unsigned long long go = (unsigned long long)(gs * (uint64_t)g);
+    k = add(s, cap, k, "\nmem0:\n @%llu read.i32 e0, [%llu], n=%u\n", (unsigned long long)base, (unsigned long long)idx_at, n);
+    k = add(s, cap, k, "mem2:\n @%llu gather.f32 e1, [%llu], e0, n=%u, size=%llu\n",
+            (unsigned long long)(base + out_delay(LS_OP_READ, n)), go + 2 * span, n, (unsigned long long)(tab / 4));
+    k = add(s, cap, k, "mem1:\n @%llu write.f32 [%llu], e1, n=%u",
+            (unsigned long long)(base + out_delay(LS_OP_READ, n) + out_delay(LS_OP_GATHER, n)), go, n);
+  }
+  k = add(s, cap, k, "\n");
+  double ns = k < cap ? time_program(s, threads, 9) / R : -1;
+  free(s);
+  *runs = (double)((E + len - 1) / len);
+  return ns;
 }
 
 /* least squares for 4 unknowns: rows A (n x 4), b; weights w */
@@ -203,9 +271,11 @@ static const char calibrate_help[] =
     "usage: lockstep calibrate [-o FILE] [--quick]\n"
     "\n"
     "Measure what each kind of work costs on this CPU (copies, arithmetic, transcendental\n"
-    "functions, reductions, gathers, lane moves, matrix products), for 1 and 2 threads, and\n"
-    "save it. 'lockstep compile', 'run' and 'bench' then predict a program's time on this host\n"
-    "before running it. Takes about a minute; run it on a quiet machine.\n"
+    "functions, exp, reductions, gathers and gathers by runs, lane moves, matrix products), for\n"
+    "1 and 2 threads, with the data in cache and streamed from memory, and save it. 'lockstep\n"
+    "compile', 'run' and 'bench' then predict a program's time on this host before running it\n"
+    "(in-cache costs for programs that fit twice the L2 cache, streamed ones from 48 MiB,\n"
+    "interpolated between). Takes about half a minute; run it on a quiet machine.\n"
     "\n"
     "  -o FILE   where to save (default: $LOCKSTEP_CALIBRATION, else\n"
     "            $XDG_CONFIG_HOME/lockstep/calibration, else ~/.config/lockstep/calibration)\n"
@@ -228,14 +298,24 @@ int cmd_calibrate(int argc, char **argv) {
   memset(&cal, 0, sizeof cal);
   snprintf(cal.host, sizeof cal.host, "%s", ls_build_info());
   const uint32_t small = 16, big = quick ? 256 : 2048;
-  for (int th = 0; th < 2; th++) {
-    ls_cost_model *m = &cal.model[th];
+  /* programs whose memory does not fit twice the per-core cache use the cold costs */
+  long l2 = -1;
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+  l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+  cal.cache_bytes = 2.0 * (double)(l2 > 0 ? l2 : 1 << 20);
+  cal.cold_bytes = COLD_BYTES;
+  for (int pass = 0; pass < 4; pass++) {
+    const int th = pass % 2, cold = pass / 2;
+    ls_cost_model *m = cold ? &cal.cold[th] : &cal.model[th];
     const int threads = th + 1;
+    if (pass == 2) printf("  data streamed from memory (programs over %.0f bytes):\n", cal.cache_bytes);
     /* per instance: many tiny adds */
     double a1, a2, amt = 0;
-    double tiny = time_class(LS_COST_ALU, 1, 64, threads, &amt); /* one short add, 64 times */
+    double tiny = time_class(LS_COST_ALU, 1, 64, threads, 0, &amt); /* one short add, 64 times */
     for (int c = LS_COST_COPY; c < LS_COST_MM; c++) {
-      double ts = time_class((ls_cost_class)c, small, 8, threads, &a1), tb = time_class((ls_cost_class)c, big, 8, threads, &a2);
+      double ts = time_class((ls_cost_class)c, small, 8, threads, cold, &a1),
+             tb = time_class((ls_cost_class)c, big, 8, threads, cold, &a2);
       if (ts < 0 || tb < 0) return 1;
       m->per_unit[c] = (tb - ts) / (a2 - a1);
       if (m->per_unit[c] < 0) m->per_unit[c] = 0;
@@ -245,14 +325,27 @@ int cmd_calibrate(int argc, char **argv) {
     }
     if (m->per_insn < 0) m->per_insn = 0;
     m->per_run = 0; /* entering a run is within the per-instance noise */
+    /* gathers by runs: short and long runs over the same elements give the cost per run
+     * and per byte */
+    {
+      const uint32_t rn = quick ? 64 : 512;
+      double r1 = 0, r2 = 0, t1 = time_runs(rn, 4, threads, cold, &r1), t2 = time_runs(rn, 64, threads, cold, &r2);
+      if (t1 < 0 || t2 < 0) return 1;
+      m->run = (t1 - t2) / (r1 - r2);
+      if (m->run < 0) m->run = 0;
+      m->run_byte = (t2 - m->run * r2 - m->per_insn) / ((double)rn * host().lanes * 4);
+      if (m->run_byte < 0) m->run_byte = 0;
+      printf("  %d thread%s  runs    %.2f ns per run + %.4f ns per byte (gathers with constant indices)\n", threads,
+             threads > 1 ? "s" : " ", m->run, m->run_byte);
+    }
     /* MM: a grid of shapes */
-    const uint32_t Ms[] = {1, 8, 64, 256, 1024}, Ks[] = {9, 64, 256}, Ns[] = {32, 256};
-    double A[30][4], b[30], w[30];
+    const uint32_t Ms[] = {1, 8, 64, 256, 1024}, Ks[] = {9, 64, 256}, Ns[] = {32, 128, 256};
+    double A[45][4], b[45], w[45];
     int n = 0;
     for (size_t i = 0; i < (quick ? 3 : 5); i++)
       for (size_t j = 0; j < 3; j++)
-        for (size_t l = 0; l < 2; l++) {
-          double ns = time_mm(Ms[i], Ks[j], Ns[l], threads) - 2 * m->per_insn;
+        for (size_t l = 0; l < 3; l++) {
+          double ns = time_mm(Ms[i], Ks[j], Ns[l], threads, cold) - 2 * m->per_insn;
           if (ns < 0) ns = 0;
           double M_ = Ms[i], K_ = Ks[j], N_ = Ns[l];
           A[n][0] = 1, A[n][1] = 2 * M_ * K_ * N_, A[n][2] = K_ * N_, A[n][3] = M_ * N_;
