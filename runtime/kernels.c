@@ -735,7 +735,11 @@ void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, 
     for (uint32_t i = v0; i < v1; i++) {
       memcpy(out + i * vb, c->sram + in->addr + (int64_t)i * in->stride, (size_t)k * sz);
       if (k == L) continue;
-      if (i == v0) /* the first tail element by element, the others copied from it */
+      if (i == v0 && sz == 4) { /* the first tail filled, the others copied from it */
+        uint32_t f4, *d4 = (uint32_t *)(out + i * vb);
+        memcpy(&f4, fill, 4);
+        for (uint32_t l = k; l < L; l++) d4[l] = f4;
+      } else if (i == v0)
         for (uint32_t l = k; l < L; l++) memcpy(out + i * vb + l * sz, fill, sz);
       else
         memcpy(out + i * vb + (size_t)k * sz, out + (size_t)v0 * vb + (size_t)k * sz, (size_t)(L - k) * sz);

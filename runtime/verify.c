@@ -621,6 +621,7 @@ static int push_run(ls_program *p, size_t *cap, rt_run r) {
 static void plan_gathers(ls_program *p) {
   const uint32_t L = p->prog.target.lanes;
   size_t cap = 0;
+  uint32_t *by_runs = calloc((size_t)p->n_inst + 1, sizeof *by_runs); /* per READ: gathers by runs fed */
   for (uint32_t i = 0; i < p->n_inst; i++) {
     rt_inst *x = &p->inst[i];
     x->nruns = 0;
@@ -664,10 +665,15 @@ static void plan_gathers(ls_program *p) {
     const size_t n = p->n_gruns - first;
     if (ok && n && n * 4 <= (size_t)x->in.n * L) {
       x->runs0 = (uint32_t)first, x->nruns = (uint32_t)n;
+      if (by_runs) by_runs[x->src[0]]++;
     } else {
       p->n_gruns = first; /* element by element */
     }
   }
+  /* a READ of indices that only gathers by runs consume is not run at all */
+  for (uint32_t i = 0; by_runs && i < p->n_inst; i++)
+    if (by_runs[i] && by_runs[i] == p->inst[i].n_cons && !p->inst[i].alias) p->inst[i].skip = 1;
+  free(by_runs);
 }
 
 /* ---- slots: output buffers by liveness ---------------------------------------------------- */
