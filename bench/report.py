@@ -328,6 +328,22 @@ def main(argv):
                 if coretype == "default" else "= `%s`" % coretype))
     L.append("")
 
+    jit = load(os.path.join(d, "jitter.json"))
+    if jit and jit.get("lengths"):
+        L.append("## This machine's steadiness")
+        L.append("")
+        L.append("`bench/jitter.c`: one fixed busy loop (dependent multiply-adds, no memory traffic, no "
+                 "system calls) timed %d times at each of three lengths, in the same run. Every run does "
+                 "exactly the same work, so any spread is the machine's (interrupts, the hypervisor): "
+                 "a floor under the p99/p50 of any program of that length here." % jit.get("runs", 0))
+        L.append("")
+        L.append("| busy loop (median) | p99 | p99/p50 | runs over 1.10x the median |")
+        L.append("| ---: | ---: | ---: | ---: |")
+        for r in jit["lengths"]:
+            L.append("| %s | %s | %s | %.1f%% |" % (us(r["p50"]), us(r["p99"]), fmt(r["p99_over_p50"]),
+                                                   100 * r["slow_fraction"]))
+        L.append("")
+
     L.append("## The peers")
     L.append("")
     ortv = next((v.get("version") for (m, p, t), v in data.items() if p == "ort" and v), None)

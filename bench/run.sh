@@ -2,7 +2,8 @@
 # bench/run.sh - the benchmarks, in one command: Lockstep's fast executor beside ONNX Runtime
 # (npm onnxruntime-node) and PyTorch (Debian's python3-torch), on the example models at
 # batch 1 with 1 and 2 threads, in one run on this machine; OpenBLAS sgemm's measured peak
-# as the roofline; determinism checked throughout. Writes the raw JSON under
+# as the roofline; a fixed busy loop's jitter (bench/jitter.c) as this machine's floor under
+# p99/p50; determinism checked throughout. Writes the raw JSON under
 # generated/bench/, then docs/BENCHMARKS.md and docs/bench_latency.svg (bench/report.py).
 #
 #   bench/run.sh                                  # 1000 timed runs per measurement (~15 min)
@@ -139,6 +140,11 @@ EOF
   if [ "$best" != default ]; then export OPENBLAS_CORETYPE=$best; fi
 fi
 echo "openblas_coretype: ${OPENBLAS_CORETYPE:-default}" >>"$out/meta.txt"
+
+# ---- the machine's own jitter: a fixed busy loop, timed like the models ---------------------
+say "jitter of a fixed busy loop"
+cc -O2 bench/jitter.c -o "$out/jitter"
+"$out/jitter" "$runs" >"$out/jitter.json" 2>>"$out/log.txt" || fail "jitter"
 say "every peer runs with OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}"
 
 # ---- Lockstep's host calibration (cycles -> this CPU's microseconds) ------------------------
