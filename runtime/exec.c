@@ -64,9 +64,8 @@ static void fast_range(const ls_program *p, uint8_t *arena, const k_ctx *c, cons
 
 static void run_fast(const ls_program *p, uint8_t *arena, int threads) {
   const k_ctx c = {&p->prog.target, arena + p->sram_off, arena + p->plane_off, p->plane_stride};
-  for (uint32_t i = 0; i < p->n_inst; i++) {
-    const rt_inst *x = &p->inst[i];
-    if (x->alias || x->skip || ls_ops[x->in.op].unit == LS_UNIT_ICU) continue;
+  for (uint32_t f = 0; f < p->n_fast; f++) {
+    const rt_inst *x = &p->inst[p->fast_list[f]];
     const k_src src[3] = {source(p, arena, x, 0, 1), source(p, arena, x, 1, 1), source(p, arena, x, 2, 1)};
     const uint32_t n = x->in.n;
 #if LS_HAVE_OPENMP

@@ -63,6 +63,8 @@ struct ls_program {
   size_t arena_bytes;
   rt_run *gruns; /* fast mode's gather runs (see rt_inst.runs0) */
   size_t n_gruns;
+  uint32_t *fast_list; /* the instances fast mode runs, in order (not read in place, absorbed or ICU) */
+  uint32_t n_fast;
 };
 
 /* verify.c: checks the program and fills inst[] links, slots and the arena layout. */

@@ -936,6 +936,17 @@ ls_status rt_verify(ls_program *p, ls_error *err) {
     goto out;
   if ((st = plan_fast(p, &acc, err)) || (st = plan_slots(p, err))) goto out;
   plan_gathers(p); /* out of memory there: element by element, which is only slower */
+  p->fast_list = malloc(sizeof *p->fast_list * (p->n_inst ? p->n_inst : 1));
+  if (!p->fast_list) {
+    rt_errorf(err, LS_ERR_NOMEM, "out of memory");
+    st = LS_ERR_NOMEM;
+    goto out;
+  }
+  p->n_fast = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++) {
+    const rt_inst *x = &p->inst[i];
+    if (!x->alias && !x->skip && ls_ops[x->in.op].unit != LS_UNIT_ICU) p->fast_list[p->n_fast++] = i;
+  }
 
   const ls_target *t = &p->prog.target;
   uint64_t cycles = 0;
