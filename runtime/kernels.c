@@ -579,9 +579,10 @@ void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src) {
 /* MM computes its rows in blocks of mm_block(n) rows, each block one GEMM call (a block of
  * at most 4 rows: the reference loop, sums in k order): a GEMM's rounding may depend on how
  * many rows it is given, so the blocks are fixed by n alone and threads take whole blocks.
- * At most 8 blocks, at least 128 rows each, multiples of 16. */
+ * At most 8 blocks, at least 256 rows each (every call packs the plane again), multiples
+ * of 16. */
 static uint32_t mm_block(uint32_t n) {
-  uint32_t blocks = (n + 127) / 128;
+  uint32_t blocks = (n + 255) / 256;
   if (blocks > 8) blocks = 8;
   if (blocks == 0) blocks = 1;
   uint32_t rows = (n + blocks - 1) / blocks;
