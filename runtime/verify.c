@@ -450,7 +450,7 @@ static void plan_direct(const fast_ctx *f, uint32_t i, const uint32_t *live, siz
   const ls_target *t = &p->prog.target;
   rt_inst *x = &p->inst[i];
   const ls_opinfo *oi = &ls_ops[x->in.op];
-  if (!x->outs || x->n_cons != 1 || oi->unit == LS_UNIT_MEM) return;
+  if (!x->outs || x->n_cons != 1 || (oi->unit == LS_UNIT_MEM && x->in.op != LS_OP_GATHER)) return;
   /* follow an MM through up to four immediate ops to its WRITE */
   uint32_t chain[4], nch = 0, w = x->cons0;
   if (x->in.op == LS_OP_MM) {
@@ -461,7 +461,8 @@ static void plan_direct(const fast_ctx *f, uint32_t i, const uint32_t *live, siz
       chain[nch++] = w;
       w = y->cons0;
     }
-  } else if (oi->out != LS_OUT_N || x->in.op == LS_OP_TRANSPOSE || !k_splittable((ls_op)x->in.op)) {
+  } else if (oi->out != LS_OUT_N || x->in.op == LS_OP_TRANSPOSE ||
+             (!k_splittable((ls_op)x->in.op) && x->in.op != LS_OP_GATHER)) {
     return;
   }
   const rt_inst *W = &p->inst[w];

@@ -373,6 +373,15 @@ static void sem_gather_runs(void) {
   cr_assert_eq(planned, 1, "the gather with constant indices is not planned as runs");
   cr_assert_eq(skipped, 1, "the READ of indices that only the gather by runs uses still runs");
   ls_free(p);
+  { /* a gather whose WRITE overwrites its own table (reversed): fast mode may not write in
+     * place while it still reads */
+    const float t8[8] = {1, 2, 3, 4, 5, 6, 7, 8}, r8[8] = {8, 7, 6, 5, 4, 3, 2, 1};
+    const tio in8[] = {IO("x", t8)}, out8[] = {IO("y", r8)};
+    CHECK(L4 ".input x f32 [8] @0\n.output y f32 [8] @0\n.const @256 i32 7 6 5 4 3 2 1 0\n"
+             "mem0:\n @0 read.i32 e0, [256], n=2\nmem1:\n @3 gather.f32 e1, [x], e0, n=2, size=8\n"
+             "mem2:\n @8 write.f32 [x], e1, n=2\n",
+          in8, out8);
+  }
   /* a masked READ of indices (lane 3 is the fill, 5): not run either */
   float y2[32];
   for (int i = 0; i < 32; i++) y2[i] = t[2 + i % 4];
