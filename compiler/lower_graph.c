@@ -1085,11 +1085,17 @@ static int lower_conv(lctx *c) {
   lo_epilogue ep;
   epilogue_of(c->n, &ep);
   const int xb = buf_of(c, tid(c, 0)), yb = buf_of(c, c->n->outputs[0]), wb = buf_of(c, tid(c, 1));
-  snprintf(name, sizeof name, "%s.im2col", c->n->name);
-  int ab = direct ? LO_NONE : lo_buf_new(c->m, name, (uint64_t)(K * P) * 4);
+  /* two im2col buffers, alternating between groups (and images): the next group's gather
+   * need not wait for the last group's products, and can write straight to memory */
+  int abuf[2] = {LO_NONE, LO_NONE};
+  for (int b = 0; b < (N * G > 1 ? 2 : 1) && !direct; b++) {
+    snprintf(name, sizeof name, "%s.im2col%d", c->n->name, b);
+    abuf[b] = lo_buf_new(c->m, name, (uint64_t)(K * P) * 4);
+  }
   int rc = 0;
   for (int64_t n = 0; n < N && !rc; n++)
     for (int64_t grp = 0; grp < G && !rc; grp++) {
+      const int ab = abuf[(n * G + grp) & 1] != LO_NONE ? abuf[(n * G + grp) & 1] : abuf[0];
       uint64_t xoff = (uint64_t)((n * C + grp * Cg) * H * Wd) * 4;
       lo_mat A = {xb, xoff, P * 4, 0};
       if (!direct) {
