@@ -668,16 +668,12 @@ void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32
     int64_t s0 = runs[r].src, step = runs[r].step;
     if (d < e0) n -= e0 - d, s0 += (int64_t)(e0 - d) * step, d = e0;
     if (d + n > e1) n = e1 - d;
-    if (sz == 4 && n <= 16) { /* short runs (small images): no library call */
-      uint32_t *o = (uint32_t *)(out + d * 4);
-      const uint32_t *t = (const uint32_t *)tab + (runs[r].src == RT_NONE ? 0 : s0);
-      if (runs[r].src == RT_NONE)
-        for (uint64_t j = 0; j < n; j++) o[j] = 0;
-      else
-        for (uint64_t j = 0; j < n; j++) o[j] = t[(int64_t)j * step];
+    const int short_run = sz == 4 && n <= 16; /* (small images): no library call */
+    if (runs[r].src == RT_NONE && short_run) {
+      for (uint64_t j = 0; j < n; j++) ((uint32_t *)(out + d * 4))[j] = 0;
     } else if (runs[r].src == RT_NONE) {
       memset(out + d * sz, 0, n * sz);
-    } else if (step == 1) {
+    } else if (step == 1 && !short_run) {
       memcpy(out + d * sz, tab + s0 * (int64_t)sz, n * sz);
     } else if (sz == 4) {
       uint32_t *o = (uint32_t *)(out + d * 4);

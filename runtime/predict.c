@@ -130,8 +130,8 @@ ls_status ls_calibration_save(const char *path, const ls_calibration *c, ls_erro
   }
   fprintf(f, "# Lockstep host calibration: what each kind of work costs here (made by lockstep calibrate)\n");
   fprintf(f, "host = %s\n", c->host);
-  fprintf(f, "# t1, t2: 1 and 2 threads, data in cache; c1, c2: the same with data streamed from memory,\n"
-             "# used for programs whose memory exceeds cache_bytes\n");
+  fprintf(f, "# t1, t2: 1 and 2 threads, data in cache; c1, c2: the same with data streamed from memory.\n"
+             "# A program whose memory is up to cache_bytes uses t, from cold_bytes c, between a log-linear mix\n");
   fprintf(f, "cache_bytes = %.0f\ncold_bytes = %.0f\n", c->cache_bytes, c->cold_bytes);
   for (int t = 0; t < 4; t++) {
     const ls_cost_model *m = t < 2 ? &c->model[t] : &c->cold[t - 2];

@@ -461,8 +461,7 @@ static void plan_direct(const fast_ctx *f, uint32_t i, const uint32_t *live, siz
       chain[nch++] = w;
       w = y->cons0;
     }
-  } else if (oi->out != LS_OUT_N || x->in.op == LS_OP_TRANSPOSE ||
-             (!k_splittable((ls_op)x->in.op) && x->in.op != LS_OP_GATHER)) {
+  } else if (oi->out != LS_OUT_N || x->in.op == LS_OP_TRANSPOSE || !k_splittable((ls_op)x->in.op)) {
     return;
   }
   const rt_inst *W = &p->inst[w];
