@@ -122,17 +122,7 @@ void cg_broadcast_index(int ri, const int64_t *in, int ro, const int64_t *out, i
 
 static int is_float(ls_dtype t) { return ls_dtype_class(t) == 'F'; }
 
-static double get_d(const cg_tensor *t, int64_t i) {
-  const uint8_t *p = t->data + (size_t)i * ls_dtype_size(t->dtype);
-  switch (t->dtype) {
-  case LS_F32: { float v; memcpy(&v, p, 4); return v; }
-  case LS_F64: { double v; memcpy(&v, p, 8); return v; }
-  case LS_F16: { uint16_t h; memcpy(&h, p, 2); return ls_f16_to_f32(h); }
-  case LS_BF16: { uint16_t h; memcpy(&h, p, 2); return ls_bf16_to_f32(h); }
-  default: return (double)cg_const_int(t, i);
-  }
-}
-static int64_t get_i(const cg_tensor *t, int64_t i) { return is_float(t->dtype) ? (int64_t)get_d(t, i) : cg_const_int(t, i); }
+static int64_t get_i(const cg_tensor *t, int64_t i) { return is_float(t->dtype) ? (int64_t)cg_const_double(t, i) : cg_const_int(t, i); }
 
 static void put(uint8_t *base, ls_dtype dt, int64_t i, double d, int64_t v, int from_float) {
   uint8_t *p = base + (size_t)i * ls_dtype_size(dt);
@@ -330,7 +320,7 @@ static int infer_node(ictx *c) {
       const cg_tensor *tm = in_t(c, 2), *ratio = in_t(c, 1);
       if (tm && !tm->data) return fail(c, "input %s (training_mode) must be a constant", tm->name);
       if (ratio && !ratio->data) return fail(c, "input %s (ratio) must be a constant", ratio->name);
-      double rv = ratio ? (ratio->dtype == LS_F32 ? (double)*(const float *)ratio->data : get_d(ratio, 0)) : 0.5;
+      double rv = ratio ? (ratio->dtype == LS_F32 ? (double)*(const float *)ratio->data : cg_const_double(ratio, 0)) : 0.5;
       if (tm && cg_const_int(tm, 0) && rv != 0)
         return fail(c, "%s", "training-mode Dropout draws random numbers (expected training_mode false or ratio 0)");
     }
@@ -616,7 +606,7 @@ static int infer_node(ictx *c) {
       for (int k = 0; k < 3; k++)
         if (!in_t(c, k) || !in_t(c, k)->data) return fail(c, "input %s must be a constant", in_t(c, k) ? in_t(c, k)->name : "?");
       dt = x->dtype;
-      double st = get_d(x, 0), lim = get_d(in_t(c, 1), 0), dl = get_d(in_t(c, 2), 0);
+      double st = cg_const_double(x, 0), lim = cg_const_double(in_t(c, 1), 0), dl = cg_const_double(in_t(c, 2), 0);
       double cnt = dl != 0 ? ceil((lim - st) / dl) : 0;
       n = 1, v[0] = cnt > 0 ? (int64_t)cnt : 0;
     }
@@ -630,7 +620,7 @@ static int infer_node(ictx *c) {
     for (int64_t i = 0; i < total; i++) {
       if (IS("ConstantOfShape")) memcpy(buf + (size_t)i * sz, one, sz);
       else if (IS("EyeLike")) put(buf, dt, i, 1, 1, 0), put(buf, dt, i, 0, i % v[1] - i / v[1] == k, 0);
-      else if (is_float(dt)) put(buf, dt, i, get_d(x, 0) + (double)i * get_d(in_t(c, 2), 0), 0, 1);
+      else if (is_float(dt)) put(buf, dt, i, cg_const_double(x, 0) + (double)i * cg_const_double(in_t(c, 2), 0), 0, 1);
       else put(buf, dt, i, 0, get_i(x, 0) + i * get_i(in_t(c, 2), 0), 0);
     }
     int rc = cg_set_const(y, buf, (size_t)total * sz);
@@ -780,7 +770,7 @@ static int fold_node(ictx *c) {
     for (int64_t i = 0; i < total; i++) memcpy(buf + (size_t)i * sz, x->data + (size_t)ix[i] * sz, sz);
     free(ix);
   } else if (IS("Cast")) {
-    for (int64_t i = 0; i < total; i++) put(buf, y->dtype, i, get_d(x, i), get_i(x, i), is_float(x->dtype));
+    for (int64_t i = 0; i < total; i++) put(buf, y->dtype, i, cg_const_double(x, i), get_i(x, i), is_float(x->dtype));
   } else if (IS("Add") || IS("Sub") || IS("Mul") || IS("Div") || IS("Pow") || IS("Max") || IS("Min") ||
              IS("Equal") || IS("Less") || IS("Greater")) {
     cg_tensor *b = in_t(c, 1);
@@ -793,14 +783,14 @@ static int fold_node(ictx *c) {
     cg_broadcast_index(b->rank, b->dims, y->rank, y->dims, ib);
     int fl = is_float(x->dtype);
     for (int64_t i = 0; i < total; i++) {
-      if (fl) put(buf, y->dtype, i, apply_d(op, get_d(x, ia[i]), get_d(b, ib[i])), 0, 1);
+      if (fl) put(buf, y->dtype, i, apply_d(op, cg_const_double(x, ia[i]), cg_const_double(b, ib[i])), 0, 1);
       else put(buf, y->dtype, i, 0, apply_i(op, get_i(x, ia[i]), get_i(b, ib[i])), 0);
     }
     free(ia), free(ib);
   } else if (IS("Sqrt") || IS("Neg") || IS("Relu") || IS("Abs") || IS("Exp") || IS("Erf") || IS("Floor") ||
              IS("Ceil") || IS("Reciprocal")) {
     for (int64_t i = 0; i < total; i++) {
-      if (is_float(x->dtype)) put(buf, y->dtype, i, apply_u(op, get_d(x, i)), 0, 1);
+      if (is_float(x->dtype)) put(buf, y->dtype, i, apply_u(op, cg_const_double(x, i)), 0, 1);
       else put(buf, y->dtype, i, 0, IS("Neg") ? -get_i(x, i) : IS("Abs") ? llabs(get_i(x, i)) : get_i(x, i), 0);
     }
   } else if (IS("Gather") || IS("Slice") || IS("Transpose") || IS("Concat")) {

@@ -202,3 +202,23 @@ int64_t cg_const_int(const cg_tensor *t, int64_t i) {
   }
   return 0;
 }
+
+double cg_const_double(const cg_tensor *t, int64_t i) {
+  if (!t->data || i < 0) return 0;
+  const uint8_t *p = t->data + (size_t)i * ls_dtype_size(t->dtype);
+  switch (t->dtype) {
+  case LS_F32: { float v; memcpy(&v, p, 4); return v; }
+  case LS_F64: { double v; memcpy(&v, p, 8); return v; }
+  case LS_F16: { uint16_t h; memcpy(&h, p, 2); return ls_f16_to_f32(h); }
+  case LS_BF16: { uint16_t h; memcpy(&h, p, 2); return ls_bf16_to_f32(h); }
+  default: return (double)cg_const_int(t, i);
+  }
+}
+
+int cg_set_op(cg_node *n, const char *op) {
+  char *s = dup_str(op);
+  if (!s) return -1;
+  free(n->op);
+  n->op = s;
+  return 0;
+}

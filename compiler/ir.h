@@ -92,6 +92,10 @@ int64_t cg_tensor_elems(const cg_tensor *t); /* -1 if any dimension is unknown *
 size_t cg_tensor_bytes(const cg_tensor *t);  /* 0 if unknown */
 /* Element i of a constant integer tensor (any integer type) as int64. */
 int64_t cg_const_int(const cg_tensor *t, int64_t i);
+/* Element i of a constant tensor of any numeric type as a double. */
+double cg_const_double(const cg_tensor *t, int64_t i);
+/* Give a node another op_type; -1 when out of memory (the node is then unchanged). */
+int cg_set_op(cg_node *n, const char *op);
 
 /* ---- import (import_onnx.c) ------------------------------------------------------------ */
 /* Read an ONNX model file into g. Returns 0, or -1 with "file: what is wrong" in err. */

@@ -1026,18 +1026,13 @@ static int lower_matmul(lctx *c) {
   lo_epilogue ep;
   epilogue_of(c->n, &ep);
   int rc = 0;
-  if (rb == 2) { /* B has no batch: A's batches are rows of one GEMM ([..., M, K] is [nb*M, K]) */
-    lo_mat X = {buf_of(c, tid(c, 0)), 0, K * 4, 0}, W = {buf_of(c, tid(c, 1)), 0, N * 4, 0};
-    lo_mat Y = {buf_of(c, c->n->outputs[0]), 0, N * 4, 0};
-    rc = lo_gemm(c->m, c->n->name, (uint32_t)(nb * M), (uint32_t)K, (uint32_t)N, X, W, NULL, Y, &ep, c->err,
-                 c->errlen);
-    nb = 0;
-  }
-  for (int64_t i = 0; i < nb && !rc; i++) {
+  /* B without batch: A's batches are the rows of one GEMM ([..., M, K] is [nb*M, K]) */
+  const int64_t gemms = rb == 2 ? 1 : nb, rows = rb == 2 ? nb * M : M;
+  for (int64_t i = 0; i < gemms && !rc; i++) {
     lo_mat X = {buf_of(c, tid(c, 0)), (uint64_t)(ia[i] * M * K) * 4, K * 4, 0};
     lo_mat W = {buf_of(c, tid(c, 1)), (uint64_t)(ib[i] * K * N) * 4, N * 4, 0};
     lo_mat Y = {buf_of(c, c->n->outputs[0]), (uint64_t)(i * M * N) * 4, N * 4, 0};
-    rc = lo_gemm(c->m, c->n->name, (uint32_t)M, (uint32_t)K, (uint32_t)N, X, W, NULL, Y, &ep, c->err, c->errlen);
+    rc = lo_gemm(c->m, c->n->name, (uint32_t)rows, (uint32_t)K, (uint32_t)N, X, W, NULL, Y, &ep, c->err, c->errlen);
   }
   free(ia), free(ib);
   return rc;
@@ -1087,15 +1082,16 @@ static int lower_conv(lctx *c) {
   const int xb = buf_of(c, tid(c, 0)), yb = buf_of(c, c->n->outputs[0]), wb = buf_of(c, tid(c, 1));
   /* two im2col buffers, alternating between groups (and images): the next group's gather
    * need not wait for the last group's products, and can write straight to memory */
+  const int nbuf = N * G > 1 ? 2 : 1;
   int abuf[2] = {LO_NONE, LO_NONE};
-  for (int b = 0; b < (N * G > 1 ? 2 : 1) && !direct; b++) {
+  for (int b = 0; b < nbuf && !direct; b++) {
     snprintf(name, sizeof name, "%s.im2col%d", c->n->name, b);
     abuf[b] = lo_buf_new(c->m, name, (uint64_t)(K * P) * 4);
   }
   int rc = 0;
   for (int64_t n = 0; n < N && !rc; n++)
     for (int64_t grp = 0; grp < G && !rc; grp++) {
-      const int ab = abuf[(n * G + grp) & 1] != LO_NONE ? abuf[(n * G + grp) & 1] : abuf[0];
+      const int ab = abuf[(n * G + grp) % nbuf];
       uint64_t xoff = (uint64_t)((n * C + grp * Cg) * H * Wd) * 4;
       lo_mat A = {xb, xoff, P * 4, 0};
       if (!direct) {

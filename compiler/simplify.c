@@ -144,21 +144,7 @@ static void square_pow(cg_graph *g, int pi) {
   if (n->n_inputs != 2 || n->inputs[0] == CG_NONE || n->inputs[1] == CG_NONE) return;
   const cg_tensor *x = &g->tensors[n->inputs[0]], *e = &g->tensors[n->inputs[1]];
   if ((x->dtype != LS_F32 && x->dtype != LS_F64) || !e->data || e->rank < 0 || e->rank > x->rank) return;
-  int64_t cnt = 1;
-  for (int d = 0; d < e->rank; d++) cnt *= e->dims[d];
-  if (cnt != 1) return;
-  double v;
-  if (e->dtype == LS_F32) { float f; memcpy(&f, e->data, 4); v = f; }
-  else if (e->dtype == LS_F64) memcpy(&v, e->data, 8);
-  else if (e->dtype == LS_I64) { int64_t i; memcpy(&i, e->data, 8); v = (double)i; }
-  else if (e->dtype == LS_I32) { int32_t i; memcpy(&i, e->data, 4); v = i; }
-  else return;
-  if (v != 2.0) return;
-  char *mul = malloc(4);
-  if (!mul) return;
-  memcpy(mul, "Mul", 4);
-  free(n->op);
-  n->op = mul;
+  if (cg_tensor_elems(e) != 1 || cg_const_double(e, 0) != 2.0 || cg_set_op(n, "Mul")) return;
   n->inputs[1] = n->inputs[0];
 }
 

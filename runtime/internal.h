@@ -115,7 +115,8 @@ uint32_t k_grain(const ls_target *t, const ls_insn *in);
 uint64_t k_work(const ls_target *t, const ls_insn *in);
 
 /* predict.c: how much of the cold costs apply to p (0..1, by its memory against the
- * calibration's cache sizes), and one instance's predicted ns under a model. */
+ * calibration's cache sizes), and the predicted ns under a model of an instance that fast
+ * mode runs (one of fast_list). */
 double rt_cold_fraction(const ls_program *p, const ls_calibration *cal);
 double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x);
 

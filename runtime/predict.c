@@ -63,10 +63,9 @@ double ls_cost_mm_ns(const ls_cost_model *m, double M, double K, double N) {
   return m->mm[0] + m->mm[1] * 2 * M * K * N + m->mm[2] * K * N + m->mm[3] * M * N;
 }
 
-/* one instance's predicted ns under model m (0 for those fast mode does not run) */
+/* the predicted ns under model m of an instance fast mode runs (one of p->fast_list) */
 double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x) {
   const ls_target *t = &p->prog.target;
-  if (x->alias || x->skip || ls_ops[x->in.op].unit == LS_UNIT_ICU) return 0;
   double amount;
   ls_cost_class c = ls_cost_of(t, &x->in, &amount);
   if (c == LS_COST_NONE) return 0;
@@ -95,9 +94,10 @@ double ls_predict_us(const ls_program *p, const ls_calibration *cal, int threads
   const int t = threads >= 2 ? 1 : 0;
   const double f = rt_cold_fraction(p, cal);
   double hot = cal->model[t].per_run, cold = cal->cold[t].per_run;
-  for (uint32_t i = 0; i < p->n_inst; i++) {
-    hot += rt_inst_ns(p, &cal->model[t], &p->inst[i]);
-    if (f > 0) cold += rt_inst_ns(p, &cal->cold[t], &p->inst[i]);
+  for (uint32_t i = 0; i < p->n_fast; i++) { /* what fast mode runs, as it runs it */
+    const rt_inst *x = &p->inst[p->fast_list[i]];
+    hot += rt_inst_ns(p, &cal->model[t], x);
+    if (f > 0) cold += rt_inst_ns(p, &cal->cold[t], x);
   }
   return ((1 - f) * hot + f * cold) / 1e3;
 }
