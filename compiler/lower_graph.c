@@ -1038,6 +1038,166 @@ static int lower_matmul(lctx *c) {
   return rc;
 }
 
+/* ---- depthwise convolution (one channel per group) ------------------------------------------
+ * Channels go on lanes. A gather copies the padded image into channels-last phase images
+ * (stride s: s*s phases, so that every tap reads its phase at a constant pixel shift); one
+ * output grid Q[pixel][channel], Ho rows of Wq pixels (columns Wo.. are never used), is
+ *   Q = bias + sum over taps of X_tap * w_tap   (mac, in tap order)
+ * with w_tap the tap's weights of the lanes' channels, read as one vector n times; a
+ * vector holds g = L / C whole pixels (C <= L) or L channels of one pixel. A second gather
+ * takes Q back to [channel][Ho][Wo], R image rows per vector. */
+#define DW_TAPS_PER_GROUP 6
+#define DW_CHUNK 64
+
+typedef struct dw_plan {
+  int64_t C, H, W, kh, kw, sy, sx, pt, pl, Ho, Wo;
+  int64_t Hq, Wq, Hq2, PS; /* phase rows (real, with margin), phase width, pixels per phase */
+  int64_t g, nch, nv;      /* pixels per vector, channel chunks, vectors per chunk */
+} dw_plan;
+
+static int dw_mac_groups(lctx *c, const dw_plan *d, int xq, int wt, int bb, int tmp[2], int yq, const lo_epilogue *ep) {
+  const int64_t T = d->kh * d->kw, C = d->C;
+  const int64_t vstride = d->g * C * 4;
+  for (int64_t j = 0; j < d->nch; j++) {
+    const uint32_t lanes_j = (uint32_t)(C <= L ? d->g * C : (C - j * L < L ? C - j * L : L));
+    const uint32_t mask = lanes_j < L ? lanes_j : 0;
+    for (int64_t v0 = 0; v0 < d->nv; v0 += DW_CHUNK) {
+      const uint32_t n = (uint32_t)(d->nv - v0 < DW_CHUNK ? d->nv - v0 : DW_CHUNK);
+      const uint64_t qoff = (uint64_t)(v0 * d->g * C + j * L) * 4; /* this range in Q's layout */
+      int step = 0;
+      for (int64_t t0 = 0; t0 < T; t0 += DW_TAPS_PER_GROUP, step++) {
+        const int64_t t1 = t0 + DW_TAPS_PER_GROUP < T ? t0 + DW_TAPS_PER_GROUP : T;
+        const int last = t1 == T;
+        /* partial sums alternate between the temporaries, ending in Q */
+        const int64_t groups = (T + DW_TAPS_PER_GROUP - 1) / DW_TAPS_PER_GROUP;
+        const int dst = last ? yq : tmp[(groups - 2 - step) % 2];
+        lo_group *g = lo_group_new(c->m, c->n->name);
+        int acc = LO_NONE;
+        if (t0 > 0) acc = lo_read(g, tmp[(groups - 1 - step) % 2], qoff, n, vstride, LS_F32, mask, 0);
+        else if (bb != LO_NONE) acc = lo_read(g, bb, (uint64_t)(j * L) * 4, n, 0, LS_F32, 0, 0);
+        for (int64_t t = t0; t < t1; t++) {
+          const int64_t ky = t / d->kw, kx = t % d->kw;
+          const int64_t ph = (ky % d->sy) * d->sx + kx % d->sx, shift = (ky / d->sy) * d->Wq + kx / d->sx;
+          const uint64_t xoff = (uint64_t)((ph * d->PS + shift + v0 * d->g) * C + j * L) * 4;
+          int x = lo_read(g, xq, xoff, n, vstride, LS_F32, mask, 0);
+          int w = lo_read(g, wt, (uint64_t)((t * d->nch + j) * L) * 4, n, 0, LS_F32, 0, 0);
+          acc = acc == LO_NONE ? lo_op(g, LS_OP_MUL, LS_F32, x, w, LO_NONE) : lo_op(g, LS_OP_MAC, LS_F32, x, w, acc);
+        }
+        if (last)
+          for (int e = 0; e < ep->n; e++) acc = lo_op_imm(g, ep->op[e], LS_F32, acc, ep->imm[e]);
+        lo_write(g, dst, qoff, vstride, LS_F32, mask, acc);
+        if (lo_finish(g, &c->m->t, c->err, c->errlen)) return -1;
+      }
+    }
+  }
+  return 0;
+}
+
+static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const int64_t *p) {
+  const cg_tensor *x = T(c, 0), *w = T(c, 1), *bias = T(c, 2), *y = &c->g->tensors[c->n->outputs[0]];
+  dw_plan d = {0};
+  d.C = x->dims[1], d.H = x->dims[2], d.W = x->dims[3], d.kh = k[0], d.kw = k[1], d.sy = s[0], d.sx = s[1];
+  d.pt = p[0], d.pl = p[1], d.Ho = y->dims[2], d.Wo = y->dims[3];
+  const int64_t N = x->dims[0], C = d.C, Hp = d.H + p[0] + p[2], Wp = d.W + p[1] + p[3], T = d.kh * d.kw;
+  d.Hq = (Hp + d.sy - 1) / d.sy, d.Wq = (Wp + d.sx - 1) / d.sx;
+  d.g = C <= L ? L / C : 1, d.nch = C <= L ? 1 : (C + L - 1) / L;
+  d.nv = (d.Ho * d.Wq + d.g - 1) / d.g;
+  const int64_t maxshift = ((d.kh - 1) / d.sy) * d.Wq + (d.kw - 1) / d.sx;
+  d.Hq2 = (d.nv * d.g + maxshift + d.Wq - 1) / d.Wq;
+  if (d.Hq2 < d.Hq) d.Hq2 = d.Hq;
+  d.PS = d.Hq2 * d.Wq;
+  const int64_t phases = d.sy * d.sx, P = d.Ho * d.Wo, HW = d.H * d.W;
+  char name[200];
+  /* tap weights [tap][chunk][L] and bias [chunk][L], lane l holding its channel's value */
+  float *wv = calloc((size_t)((T + 1) * d.nch * L), sizeof *wv);
+  if (!wv) return fail(c, "out of memory");
+  for (int64_t j = 0; j < d.nch; j++)
+    for (uint32_t l = 0; l < L; l++) {
+      const int64_t ch = C <= L ? (l < d.g * C ? (int64_t)l % C : -1) : (j * L + l < C ? j * L + l : -1);
+      if (ch < 0) continue;
+      for (int64_t t = 0; t < T; t++) memcpy(&wv[(t * d.nch + j) * L + l], w->data + (size_t)(ch * T + t) * 4, 4);
+      if (bias) memcpy(&wv[(T * d.nch + j) * L + l], bias->data + (size_t)ch * 4, 4);
+    }
+  snprintf(name, sizeof name, "%s.taps", c->n->name);
+  const int wt = lo_buf_const(c->m, name, wv, (uint64_t)(T * d.nch * L) * 4);
+  snprintf(name, sizeof name, "%s.bias", c->n->name);
+  const int bb = bias ? lo_buf_const(c->m, name, wv + T * d.nch * L, (uint64_t)(d.nch * L) * 4) : LO_NONE;
+  free(wv);
+  /* gather tables: one phase row [Wq][C] per column phase, relative to its image row; a row
+   * of zeros; Q back to R rows of [C][Wo] (Wo <= L) or to L columns of one row */
+  const int64_t R = d.Wo <= L ? (L / d.Wo < d.Ho ? L / d.Wo : d.Ho) : 1, RW = d.Wo <= L ? R * d.Wo : L;
+  const int64_t rowlen = d.Wq * C;
+  int32_t *ti = malloc(sizeof *ti * (size_t)((d.sx + 1) * rowlen + C * RW));
+  if (!ti) return fail(c, "out of memory");
+  for (int64_t px = 0; px < d.sx; px++)
+    for (int64_t b = 0; b < d.Wq; b++)
+      for (int64_t ch = 0; ch < C; ch++) {
+        const int64_t ix = b * d.sx + px - d.pl;
+        ti[px * rowlen + b * C + ch] = ix < 0 || ix >= d.W ? -1 : (int32_t)(ch * HW + ix);
+      }
+  for (int64_t e = 0; e < rowlen; e++) ti[d.sx * rowlen + e] = -1;
+  int32_t *to = ti + (d.sx + 1) * rowlen;
+  for (int64_t ch = 0; ch < C; ch++)
+    for (int64_t l = 0; l < RW; l++)
+      to[ch * RW + l] = d.Wo <= L ? (int32_t)(((l / d.Wo) * d.Wq + l % d.Wo) * C + ch) : (int32_t)(l * C + ch);
+  int rowtab[3], outtab;
+  for (int64_t px = 0; px <= d.sx; px++) {
+    snprintf(name, sizeof name, "%s.rows%d", c->n->name, (int)px);
+    rowtab[px] = lo_buf_const(c->m, name, ti + px * rowlen, (uint64_t)rowlen * 4);
+  }
+  snprintf(name, sizeof name, "%s.cols", c->n->name);
+  outtab = lo_buf_const(c->m, name, to, (uint64_t)(C * RW) * 4);
+  free(ti);
+  const int zerotab = rowtab[d.sx];
+  snprintf(name, sizeof name, "%s.phases", c->n->name);
+  const int xq = lo_buf_new(c->m, name, (uint64_t)(phases * d.PS * C) * 4);
+  snprintf(name, sizeof name, "%s.grid", c->n->name);
+  const uint64_t qbytes = (uint64_t)(d.nv * d.g * C) * 4;
+  const int yq = lo_buf_new(c->m, name, qbytes);
+  int tmp[2] = {LO_NONE, LO_NONE};
+  for (int b = 0; b < 2 && T > DW_TAPS_PER_GROUP * (b + 1); b++) {
+    snprintf(name, sizeof name, "%s.partial%d", c->n->name, b);
+    tmp[b] = lo_buf_new(c->m, name, qbytes);
+  }
+  lo_epilogue ep;
+  epilogue_of(c->n, &ep);
+  const int xb = buf_of(c, tid(c, 0)), yb = buf_of(c, c->n->outputs[0]);
+  for (int64_t n = 0; n < N; n++) {
+    const uint64_t xoff = (uint64_t)(n * C * HW) * 4;
+    for (int64_t py = 0; py < d.sy; py++)
+      for (int64_t px = 0; px < d.sx; px++)
+        for (int64_t a = 0; a < d.Hq2; a++) {
+          const int64_t iy = a * d.sy + py - d.pt;
+          const uint64_t dst = (uint64_t)(((py * d.sx + px) * d.PS + a * d.Wq) * C) * 4;
+          const int real = a < d.Hq && iy >= 0 && iy < d.H;
+          if (lo_gather_with(c->m, c->n->name, xq, dst, xb, xoff + (real ? (uint64_t)(iy * d.W) * 4 : 0),
+                             (uint64_t)(C * HW - (real ? iy * d.W : 0)), LS_F32, real ? rowtab[px] : zerotab,
+                             (uint64_t)rowlen, c->err, c->errlen))
+            return -1;
+        }
+    if (dw_mac_groups(c, &d, xq, wt, bb, tmp, yq, &ep)) return -1;
+    /* Q -> Y: one vector per channel, R rows (or L columns of one row) of the image each */
+    const int64_t blocks = d.Wo <= L ? (d.Ho + R - 1) / R : d.Ho * ((d.Wo + L - 1) / L);
+    for (int64_t bl = 0; bl < blocks; bl++) {
+      int64_t q0, y0, lanes;
+      if (d.Wo <= L) {
+        const int64_t r0 = bl * R, rows = d.Ho - r0 < R ? d.Ho - r0 : R;
+        q0 = r0 * d.Wq, y0 = r0 * d.Wo, lanes = rows * d.Wo;
+      } else {
+        const int64_t cpr = (d.Wo + L - 1) / L, oy = bl / cpr, x0 = bl % cpr * L;
+        q0 = oy * d.Wq + x0, y0 = oy * d.Wo + x0, lanes = d.Wo - x0 < L ? d.Wo - x0 : L;
+      }
+      const uint32_t mask = lanes < L ? (uint32_t)lanes : 0;
+      lo_group *g = lo_group_new(c->m, c->n->name);
+      int ix = lo_read(g, outtab, 0, (uint32_t)C, RW * 4, LS_I32, mask, -1);
+      int v = lo_gather(g, yq, (uint64_t)(q0 * C) * 4, (uint32_t)(qbytes / 4 - (uint64_t)(q0 * C)), LS_F32, ix);
+      lo_write(g, yb, (uint64_t)((n * C) * P + y0) * 4, P * 4, LS_F32, mask, v);
+      if (lo_finish(g, &c->m->t, c->err, c->errlen)) return -1;
+    }
+  }
+  return 0;
+}
+
 /* Conv: Y_g[M_g][P] = W_g[M_g][K] A_g[K][P], with A_g the im2col rows of group g gathered
  * from the input (a 1x1 convolution with stride 1 reads its input directly). */
 static int lower_conv(lctx *c) {
@@ -1050,6 +1210,8 @@ static int lower_conv(lctx *c) {
   const int64_t G = cg_attr_int(c->n, "group", 1), M = w->dims[0], Mg = M / G, Cg = C / G;
   const int64_t Ho = y->dims[2], Wo = y->dims[3], P = Ho * Wo, K = Cg * k[0] * k[1];
   const int direct = k[0] == 1 && k[1] == 1 && s[0] == 1 && s[1] == 1 && p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0;
+  if (G == C && M == C && C > 1 && dl[0] == 1 && dl[1] == 1 && k[0] * k[1] > 1 && s[0] <= 2 && s[1] <= 2)
+    return lower_depthwise(c, k, s, p);
   /* bias as a per-row splat: row m holds bias[m] in every lane */
   float *bs = calloc((size_t)(M * L), sizeof *bs);
   if (!bs) return fail(c, "out of memory");

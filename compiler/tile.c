@@ -101,14 +101,20 @@ static void gather_range(lo_group *g, void *user, uint64_t first, uint32_t n, ui
   lo_write(g, j->dst_buf, j->dst_off + first * sz, L * (int64_t)sz, j->t, lanes, v);
 }
 
-int lo_gather_copy(lo_module *m, const char *what, int dst_buf, uint64_t dst_off, int src_buf, uint64_t src_off,
-                   uint64_t src_elems, ls_dtype t, const int32_t *idx, uint64_t count, char *err, size_t errlen) {
+int lo_gather_with(lo_module *m, const char *what, int dst_buf, uint64_t dst_off, int src_buf, uint64_t src_off,
+                   uint64_t src_elems, ls_dtype t, int idx_buf, uint64_t count, char *err, size_t errlen) {
   if (src_elems > UINT32_MAX) {
     snprintf(err, errlen, "%s: a gather table of %llu elements is too large", what, (unsigned long long)src_elems);
     return -1;
   }
+  gather_job j = {idx_buf, dst_buf, src_buf, dst_off, src_off, (uint32_t)src_elems, t, &m->t};
+  return lo_flat(m, what, count, gather_range, &j, err, errlen);
+}
+
+int lo_gather_copy(lo_module *m, const char *what, int dst_buf, uint64_t dst_off, int src_buf, uint64_t src_off,
+                   uint64_t src_elems, ls_dtype t, const int32_t *idx, uint64_t count, char *err, size_t errlen) {
   char name[160];
   snprintf(name, sizeof name, "%s.idx", what);
-  gather_job j = {lo_buf_const(m, name, idx, count * 4), dst_buf, src_buf, dst_off, src_off, (uint32_t)src_elems, t, &m->t};
-  return lo_flat(m, what, count, gather_range, &j, err, errlen);
+  return lo_gather_with(m, what, dst_buf, dst_off, src_buf, src_off, src_elems, t, lo_buf_const(m, name, idx, count * 4),
+                        count, err, errlen);
 }

@@ -37,5 +37,9 @@ int lo_flat(lo_module *m, const char *what, uint64_t count, lo_flat_fn fn, void 
  * constant table. */
 int lo_gather_copy(lo_module *m, const char *what, int dst_buf, uint64_t dst_off, int src_buf, uint64_t src_off,
                    uint64_t src_elems, ls_dtype t, const int32_t *idx, uint64_t count, char *err, size_t errlen);
+/* the same with a table already in a buffer (idx_buf: count i32 from its start), so that
+ * several gathers, at different src_off, can share one table */
+int lo_gather_with(lo_module *m, const char *what, int dst_buf, uint64_t dst_off, int src_buf, uint64_t src_off,
+                   uint64_t src_elems, ls_dtype t, int idx_buf, uint64_t count, char *err, size_t errlen);
 
 #endif

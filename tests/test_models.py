@@ -317,6 +317,45 @@ def compiler_checks(tool, work):
     err = np.max(np.abs(np.load(out) - want)) / np.max(np.abs(want)) if r.returncode == 0 else 1
     check(err < 1e-5, "a dilated, strided, grouped convolution", "max error %.3g relative %s" % (err, r.stderr.strip()))
 
+    # depthwise convolutions (one channel per group: channels on lanes, phase images for
+    # stride 2) against a direct loop in double: channel counts below, not dividing and
+    # above the 256 lanes, strides 1 and 2, odd padding, 3x3 and 5x5 (partial sums through
+    # temporaries), with and without bias, two images, and a fused Clip (ReLU6)
+    for ci, (C, H, W, k, st, pads, bias, clip) in enumerate(((8, 9, 7, 3, 1, (1, 1, 1, 1), True, False),
+                                                            (96, 12, 12, 3, 2, (1, 1, 1, 1), True, True),
+                                                            (300, 6, 5, 3, 1, (1, 1, 1, 1), False, False),
+                                                            (5, 11, 10, 5, 2, (2, 1, 0, 2), True, False),
+                                                            (3, 4, 300, 3, 1, (0, 1, 0, 1), True, False))):
+        x = rng.standard_normal((2, C, H, W)).astype(np.float32)
+        w = rng.standard_normal((C, 1, k, k)).astype(np.float32)
+        b = rng.standard_normal(C).astype(np.float32)
+        xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+        Ho, Wo = (xp.shape[2] - k) // st + 1, (xp.shape[3] - k) // st + 1
+        want = np.zeros((2, C, Ho, Wo))
+        for ky in range(k):
+            for kx in range(k):
+                want += xp[:, :, ky:ky + st * (Ho - 1) + 1:st, kx:kx + st * (Wo - 1) + 1:st] * w[None, :, 0, ky, kx, None, None]
+        if bias:
+            want += b[None, :, None, None]
+        nodes = [helper.make_node("Conv", ["x", "w", "b"] if bias else ["x", "w"], ["c" if clip else "y"],
+                                  strides=[st, st], pads=list(pads), group=C, kernel_shape=[k, k])]
+        inits = [numpy_helper.from_array(w, "w")] + ([numpy_helper.from_array(b, "b")] if bias else [])
+        if clip:
+            nodes.append(helper.make_node("Clip", ["c", "lo", "hi"], ["y"]))
+            inits += [numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.from_array(np.array(6, np.float32), "hi")]
+            want = np.clip(want, 0, 6)
+        g = helper.make_graph(nodes, "dw", [vi("x", TensorProto.FLOAT, list(x.shape))],
+                              [vi("y", TensorProto.FLOAT, list(want.shape))], inits)
+        path = os.path.join(work, "dw%d.onnx" % ci)
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+        np.save(os.path.join(work, "dw_x.npy"), x)
+        for mode in ("fast", "checked"):
+            out = os.path.join(work, "dw_y_%s.npy" % mode)
+            r = run([tool, "run", path, "--input", os.path.join(work, "dw_x.npy"), "-o", out, "--mode", mode])
+            err = np.max(np.abs(np.load(out) - want)) / np.max(np.abs(want)) if r.returncode == 0 else 1
+            check(err < 1e-5, "a depthwise %dx%d convolution, %d channels, stride %d (%s)" % (k, k, C, st, mode),
+                  "max error %.3g relative %s" % (err, r.stderr.strip()))
+
     # a batched A times a 2-D B is one GEMM over all of A's rows: [16, 3, 40] x [40, 24]
     # is one MM of 48 rows, not sixteen of 3
     a = rng.standard_normal((16, 3, 40)).astype(np.float32)
