@@ -1045,9 +1045,10 @@ static int lower_matmul(lctx *c) {
  *   Q = bias + sum over taps of X_tap * w_tap   (mac, in tap order)
  * with w_tap the tap's weights of the lanes' channels, read as one vector n times; a
  * vector holds g = L / C whole pixels (C <= L) or L channels of one pixel. A second gather
- * takes Q back to [channel][Ho][Wo], R image rows per vector. */
+ * takes Q back to [channel][Ho][Wo], DW_CHANNELS channels at a time. */
 #define DW_TAPS_PER_GROUP 6
 #define DW_CHUNK 64
+#define DW_CHANNELS 16
 
 typedef struct dw_plan {
   int64_t C, H, W, kh, kw, sy, sx, pt, pl, Ho, Wo;
@@ -1124,10 +1125,10 @@ static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const in
   const int bb = bias ? lo_buf_const(c->m, name, wv + T * d.nch * L, (uint64_t)(d.nch * L) * 4) : LO_NONE;
   free(wv);
   /* gather tables: one phase row [Wq][C] per column phase, relative to its image row; a row
-   * of zeros; Q back to R rows of [C][Wo] (Wo <= L) or to L columns of one row */
-  const int64_t R = d.Wo <= L ? (L / d.Wo < d.Ho ? L / d.Wo : d.Ho) : 1, RW = d.Wo <= L ? R * d.Wo : L;
+   * of zeros; Q back to [channel][Ho][Wo] for DW_CHANNELS channels, relative to the first */
+  const int64_t CB = C < DW_CHANNELS ? C : DW_CHANNELS;
   const int64_t rowlen = d.Wq * C;
-  int32_t *ti = malloc(sizeof *ti * (size_t)((d.sx + 1) * rowlen + C * RW));
+  int32_t *ti = malloc(sizeof *ti * (size_t)((d.sx + 1) * rowlen + CB * P));
   if (!ti) return fail(c, "out of memory");
   for (int64_t px = 0; px < d.sx; px++)
     for (int64_t b = 0; b < d.Wq; b++)
@@ -1137,16 +1138,15 @@ static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const in
       }
   for (int64_t e = 0; e < rowlen; e++) ti[d.sx * rowlen + e] = -1;
   int32_t *to = ti + (d.sx + 1) * rowlen;
-  for (int64_t ch = 0; ch < C; ch++)
-    for (int64_t l = 0; l < RW; l++)
-      to[ch * RW + l] = d.Wo <= L ? (int32_t)(((l / d.Wo) * d.Wq + l % d.Wo) * C + ch) : (int32_t)(l * C + ch);
+  for (int64_t ch = 0; ch < CB; ch++)
+    for (int64_t q = 0; q < P; q++) to[ch * P + q] = (int32_t)(((q / d.Wo) * d.Wq + q % d.Wo) * C + ch);
   int rowtab[3], outtab;
   for (int64_t px = 0; px <= d.sx; px++) {
     snprintf(name, sizeof name, "%s.rows%d", c->n->name, (int)px);
     rowtab[px] = lo_buf_const(c->m, name, ti + px * rowlen, (uint64_t)rowlen * 4);
   }
   snprintf(name, sizeof name, "%s.cols", c->n->name);
-  outtab = lo_buf_const(c->m, name, to, (uint64_t)(C * RW) * 4);
+  outtab = lo_buf_const(c->m, name, to, (uint64_t)(CB * P) * 4);
   free(ti);
   const int zerotab = rowtab[d.sx];
   snprintf(name, sizeof name, "%s.phases", c->n->name);
@@ -1176,23 +1176,12 @@ static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const in
             return -1;
         }
     if (dw_mac_groups(c, &d, xq, wt, bb, tmp, yq, &ep)) return -1;
-    /* Q -> Y: one vector per channel, R rows (or L columns of one row) of the image each */
-    const int64_t blocks = d.Wo <= L ? (d.Ho + R - 1) / R : d.Ho * ((d.Wo + L - 1) / L);
-    for (int64_t bl = 0; bl < blocks; bl++) {
-      int64_t q0, y0, lanes;
-      if (d.Wo <= L) {
-        const int64_t r0 = bl * R, rows = d.Ho - r0 < R ? d.Ho - r0 : R;
-        q0 = r0 * d.Wq, y0 = r0 * d.Wo, lanes = rows * d.Wo;
-      } else {
-        const int64_t cpr = (d.Wo + L - 1) / L, oy = bl / cpr, x0 = bl % cpr * L;
-        q0 = oy * d.Wq + x0, y0 = oy * d.Wo + x0, lanes = d.Wo - x0 < L ? d.Wo - x0 : L;
-      }
-      const uint32_t mask = lanes < L ? (uint32_t)lanes : 0;
-      lo_group *g = lo_group_new(c->m, c->n->name);
-      int ix = lo_read(g, outtab, 0, (uint32_t)C, RW * 4, LS_I32, mask, -1);
-      int v = lo_gather(g, yq, (uint64_t)(q0 * C) * 4, (uint32_t)(qbytes / 4 - (uint64_t)(q0 * C)), LS_F32, ix);
-      lo_write(g, yb, (uint64_t)((n * C) * P + y0) * 4, P * 4, LS_F32, mask, v);
-      if (lo_finish(g, &c->m->t, c->err, c->errlen)) return -1;
+    /* Q -> Y, DW_CHANNELS channels at a time (one table serves every block) */
+    for (int64_t c0 = 0; c0 < C; c0 += DW_CHANNELS) {
+      const int64_t cb = C - c0 < DW_CHANNELS ? C - c0 : DW_CHANNELS;
+      if (lo_gather_with(c->m, c->n->name, yb, (uint64_t)((n * C + c0) * P) * 4, yq, (uint64_t)c0 * 4,
+                         qbytes / 4 - (uint64_t)c0, LS_F32, outtab, (uint64_t)(cb * P), c->err, c->errlen))
+        return -1;
     }
   }
   return 0;

@@ -44,10 +44,16 @@ typedef struct rt_inst {
 
 /* A GATHER whose indices are constants copies runs of evenly spaced table elements: output
  * element dst+j := table[src + j*step] for j < len, or zeros when src is RT_NONE (indices
- * out of range). Element positions count from the instance's first output element. */
+ * out of range). Element positions count from the instance's first output element.
+ * Runs repeat: n1 runs one after another in the output, each s1 table elements after the
+ * last (a transpose, an image row by row), and n2 of those blocks, each s2 after the last
+ * (a transpose of several channels): element dst + (k*n1 + i)*len + j := table[src + k*s2
+ * + i*s1 + j*step]. Zero runs have n1 = n2 = 1. */
 typedef struct rt_run {
   uint32_t dst, src, len;
   int32_t step;
+  uint32_t n1, n2;
+  int32_t s1, s2;
 } rt_run;
 
 struct ls_program {

@@ -13,6 +13,10 @@
 #include "internal.h"
 #include "ls_config.h"
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #if LS_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
@@ -652,6 +656,73 @@ void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst 
     }
 }
 
+#if defined(__AVX2__)
+/* 8 rows of 8 consecutive (ia 1) or every other (ia 2) elements, transposed in registers:
+ * o[a*oa + b] = t[a*ia + b*ib] for a, b < 8 (bits moved, never computed on) */
+static void tile8(uint32_t *o, int64_t oa, const uint32_t *t, int64_t ia, int64_t ib) {
+  __m256 r[8], u[8], v[8];
+  for (int b = 0; b < 8; b++) {
+    const float *q = (const float *)(t + b * ib);
+    if (ia == 1) {
+      r[b] = _mm256_loadu_ps(q);
+    } else {
+      __m256 ev = _mm256_shuffle_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 8), _MM_SHUFFLE(2, 0, 2, 0));
+      r[b] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+  }
+  for (int k = 0; k < 8; k += 2) u[k] = _mm256_unpacklo_ps(r[k], r[k + 1]), u[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+  for (int k = 0; k < 8; k += 4) {
+    v[k] = _mm256_shuffle_ps(u[k], u[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    v[k + 1] = _mm256_shuffle_ps(u[k], u[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    v[k + 2] = _mm256_shuffle_ps(u[k + 1], u[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    v[k + 3] = _mm256_shuffle_ps(u[k + 1], u[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int k = 0; k < 4; k++) {
+    _mm256_storeu_ps((float *)(o + k * oa), _mm256_permute2f128_ps(v[k], v[k + 4], 0x20));
+    _mm256_storeu_ps((float *)(o + (k + 4) * oa), _mm256_permute2f128_ps(v[k], v[k + 4], 0x31));
+  }
+}
+#endif
+
+/* rows [a0, a1) x columns [b0, b1) of copy2d, element by element */
+static void copy_rect(uint8_t *out, int64_t oa, const uint8_t *tab, int64_t ia, int64_t ib, uint64_t a0, uint64_t a1,
+                      uint64_t b0, uint64_t b1, size_t sz) {
+  for (uint64_t a = a0; a < a1; a++) {
+    if (sz == 4) {
+      uint32_t *o = (uint32_t *)out + (int64_t)a * oa;
+      const uint32_t *t = (const uint32_t *)tab + (int64_t)a * ia;
+      for (uint64_t b = b0; b < b1; b++) o[b] = t[(int64_t)b * ib];
+    } else {
+      for (uint64_t b = b0; b < b1; b++)
+        memcpy(out + ((int64_t)a * oa + (int64_t)b) * (int64_t)sz, tab + ((int64_t)a * ia + (int64_t)b * ib) * (int64_t)sz, sz);
+    }
+  }
+}
+
+/* out[a*oa + b] = tab[a*ia + b*ib] for a < na, b < nb (element counts); a transpose (ia 1
+ * or 2) in 8 x 8 tiles, so that it reads and writes whole cache lines */
+static void copy2d(uint8_t *out, int64_t oa, const uint8_t *tab, int64_t ia, int64_t ib, uint64_t na, uint64_t nb,
+                   size_t sz) {
+  if (ib == 1 && !(sz == 4 && nb <= 16)) { /* (short rows: no library call) */
+    for (uint64_t a = 0; a < na; a++) memcpy(out + (int64_t)a * oa * (int64_t)sz, tab + (int64_t)a * ia * (int64_t)sz, nb * sz);
+    return;
+  }
+  uint64_t ta = 0, tb = 0; /* [0, ta) x [0, tb) done in tiles */
+#if defined(__AVX2__)
+  if (sz == 4 && (ia == 1 || ia == 2) && na > 8 && nb >= 8) {
+    ta = (ia == 1 ? na : na - 1) / 8 * 8, tb = nb / 8 * 8; /* (ia 2 loads one element past a tile) */
+    for (uint64_t a0 = 0; a0 < ta; a0 += 8)
+      for (uint64_t b0 = 0; b0 < tb; b0 += 8)
+        tile8((uint32_t *)out + (int64_t)a0 * oa + (int64_t)b0, oa, (const uint32_t *)tab + (int64_t)a0 * ia + (int64_t)b0 * ib,
+              ia, ib);
+  }
+#endif
+  copy_rect(out, oa, tab, ia, ib, 0, ta, tb, nb, sz);
+  copy_rect(out, oa, tab, ia, ib, ta, na, 0, nb, sz);
+}
+
+static uint64_t run_total(const rt_run *r) { return (uint64_t)r->len * r->n1 * r->n2; }
+
 void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, uint8_t *out, uint32_t v0,
                    uint32_t v1) {
   const size_t sz = ls_dtype_size((ls_dtype)in->t0);
@@ -660,18 +731,42 @@ void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32
   uint32_t lo = 0, hi = nruns; /* the first run ending after e0 */
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if ((uint64_t)runs[mid].dst + runs[mid].len <= e0) lo = mid + 1;
+    if ((uint64_t)runs[mid].dst + run_total(&runs[mid]) <= e0) lo = mid + 1;
     else hi = mid;
   }
   for (uint32_t r = lo; r < nruns && runs[r].dst < e1; r++) {
-    uint64_t d = runs[r].dst, n = runs[r].len;
-    int64_t s0 = runs[r].src, step = runs[r].step;
+    const rt_run *R = &runs[r];
+    if (R->n1 > 1) { /* repeated runs */
+      const uint64_t row = R->len, block = row * R->n1;
+      if (R->dst >= e0 && R->dst + block * R->n2 <= e1) {
+        uint8_t *o = out + (uint64_t)R->dst * sz;
+        const uint8_t *t = tab + (int64_t)R->src * (int64_t)sz;
+        if (R->n2 > 1 && (R->s2 < 0 ? -(int64_t)R->s2 : R->s2) < (R->s1 < 0 ? -(int64_t)R->s1 : R->s1)) {
+          /* the blocks are closer together in the table: tile across blocks */
+          for (uint32_t i = 0; i < R->n1; i++)
+            copy2d(o + i * row * sz, (int64_t)block, t + (int64_t)i * R->s1 * (int64_t)sz, R->s2, R->step, R->n2, row, sz);
+        } else {
+          for (uint32_t k = 0; k < R->n2; k++)
+            copy2d(o + k * block * sz, (int64_t)row, t + (int64_t)k * R->s2 * (int64_t)sz, R->s1, R->step, R->n1, row, sz);
+        }
+      } else { /* cut by a thread's share: element by element */
+        const uint64_t a = R->dst > e0 ? R->dst : e0, b = R->dst + block * R->n2 < e1 ? R->dst + block * R->n2 : e1;
+        for (uint64_t e = a; e < b; e++) {
+          const uint64_t q = e - R->dst, k = q / block, i = q % block / row, j = q % row;
+          const int64_t s = (int64_t)R->src + (int64_t)k * R->s2 + (int64_t)i * R->s1 + (int64_t)j * R->step;
+          memcpy(out + e * sz, tab + s * (int64_t)sz, sz);
+        }
+      }
+      continue;
+    }
+    uint64_t d = R->dst, n = R->len;
+    int64_t s0 = R->src, step = R->step;
     if (d < e0) n -= e0 - d, s0 += (int64_t)(e0 - d) * step, d = e0;
     if (d + n > e1) n = e1 - d;
     const int short_run = sz == 4 && n <= 16; /* (small images): no library call */
-    if (runs[r].src == RT_NONE && short_run) {
+    if (R->src == RT_NONE && short_run) {
       for (uint64_t j = 0; j < n; j++) ((uint32_t *)(out + d * 4))[j] = 0;
-    } else if (runs[r].src == RT_NONE) {
+    } else if (R->src == RT_NONE) {
       memset(out + d * sz, 0, n * sz);
     } else if (step == 1 && !short_run) {
       memcpy(out + d * sz, tab + s0 * (int64_t)sz, n * sz);

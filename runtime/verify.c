@@ -618,6 +618,62 @@ static int push_run(ls_program *p, size_t *cap, rt_run r) {
   return 0;
 }
 
+/* Runs that repeat at an even distance in the table, one after another in the output,
+ * become one run of n1 rows, then n2 blocks of those (see rt_run). Returns the new count. */
+static int same_shape(const rt_run *a, const rt_run *b) {
+  return a->src != RT_NONE && b->src != RT_NONE && a->len == b->len && a->step == b->step && a->n1 == b->n1 &&
+         (uint64_t)b->dst == (uint64_t)a->dst + (uint64_t)a->len * a->n1;
+}
+
+static size_t compress_level(rt_run *r, size_t n, int level) {
+  size_t out = 0;
+  for (size_t i = 0; i < n;) {
+    rt_run cur = r[i];
+    size_t j = i + 1;
+    if (j < n && same_shape(&r[j - 1], &r[j]) && (level == 1 || r[i].n1 > 1)) {
+      const int64_t d = (int64_t)r[j].src - (int64_t)r[i].src;
+      if (d >= INT32_MIN && d <= INT32_MAX) {
+        while (j < n && same_shape(&r[j - 1], &r[j]) && (int64_t)r[j].src - (int64_t)r[j - 1].src == d) j++;
+        if (level == 1) cur.n1 = (uint32_t)(j - i), cur.s1 = (int32_t)d;
+        else cur.n2 = (uint32_t)(j - i), cur.s2 = (int32_t)d;
+      } else {
+        j = i + 1;
+      }
+    }
+    r[out++] = cur;
+    i = j;
+  }
+  return out;
+}
+
+/* Only transposes gain (ib 1 or 2 in the kernel's tiles: neighbouring rows or blocks next
+ * to each other in the table); other repeats (im2col rows) copy faster one run at a time,
+ * so those are written back as they were. */
+static int tileable(const rt_run *r) {
+  return (r->n1 > 1 && r->s1 >= -2 && r->s1 <= 2) || (r->n2 > 1 && r->s2 >= -2 && r->s2 <= 2);
+}
+
+static size_t compress_runs(rt_run *r, size_t n) {
+  rt_run *c = malloc(sizeof *c * n);
+  if (!c) return n; /* only slower */
+  memcpy(c, r, sizeof *c * n);
+  const size_t nc = compress_level(c, compress_level(c, n, 1), 2);
+  size_t out = 0;
+  for (size_t i = 0; i < nc; i++) {
+    if (c[i].n1 == 1 || tileable(&c[i])) {
+      r[out++] = c[i];
+      continue;
+    }
+    for (uint32_t k = 0; k < c[i].n2; k++)
+      for (uint32_t j = 0; j < c[i].n1; j++)
+        r[out++] = (rt_run){c[i].dst + (k * c[i].n1 + j) * c[i].len,
+                            (uint32_t)((int64_t)c[i].src + (int64_t)k * c[i].s2 + (int64_t)j * c[i].s1), c[i].len, c[i].step,
+                            1, 1, 0, 0};
+  }
+  free(c);
+  return out;
+}
+
 static void plan_gathers(ls_program *p) {
   const uint32_t L = p->prog.target.lanes;
   size_t cap = 0;
@@ -630,7 +686,7 @@ static void plan_gathers(ls_program *p) {
     if (r->in.op != LS_OP_READ || r->in.t0 != LS_I32) continue;
     const uint32_t k = r->in.aux ? r->in.aux : L; /* lanes read; the rest hold imm */
     const size_t first = p->n_gruns;
-    rt_run cur = {0, 0, 0, 1};
+    rt_run cur = {0, 0, 0, 1, 1, 1, 0, 0};
     int ok = 1;
     for (uint32_t v = 0; ok && v < x->in.n; v++) {
       const uint8_t *ix = const_bytes(&p->prog, r->in.addr + (int64_t)(x->src_off[0] + v) * r->in.stride, (uint64_t)k * 4);
@@ -658,12 +714,14 @@ static void plan_gathers(ls_program *p) {
           }
         }
         if (cur.len && push_run(p, &cap, cur)) ok = 0;
-        cur = (rt_run){dst, src, 1, 1};
+        cur = (rt_run){dst, src, 1, 1, 1, 1, 0, 0};
       }
     }
     if (ok && cur.len && push_run(p, &cap, cur)) ok = 0;
-    const size_t n = p->n_gruns - first;
+    size_t n = p->n_gruns - first;
     if (ok && n && n * 4 <= (size_t)x->in.n * L) {
+      n = compress_runs(p->gruns + first, n);
+      p->n_gruns = first + n;
       x->runs0 = (uint32_t)first, x->nruns = (uint32_t)n;
       if (by_runs) by_runs[x->src[0]]++;
     } else {

@@ -399,6 +399,58 @@ static void sem_gather_runs(void) {
   ls_free(p);
 }
 
+/* Gathers by runs that repeat (transposes: rows of a matrix, every other column, the
+ * channels-last grid of a depthwise convolution back to NCHW, and one big enough to be
+ * split across threads, which cuts a repeated run): fast mode copies them in tiles; the
+ * bytes must be those of the element-by-element gather. */
+static void gather_case(const char *what, const float *t, uint32_t nt, const int32_t *idx, uint32_t n, uint32_t want_n2) {
+  float *y = malloc(sizeof *y * n);
+  size_t cap = 64 + (size_t)n * 12 + 256;
+  char *src = malloc(cap);
+  cr_assert(y && src);
+  for (uint32_t i = 0; i < n; i++) y[i] = idx[i] >= 0 && (uint32_t)idx[i] < nt ? t[idx[i]] : 0;
+  int off = snprintf(src, cap, L4 ".input t f32 [%u] @0\n.output y f32 [%u] @%u\n.const @%u i32", nt, n, nt * 4,
+                     (nt + n) * 4);
+  for (uint32_t i = 0; i < n; i++) off += snprintf(src + off, cap - (size_t)off, " %d", idx[i]);
+  snprintf(src + off, cap - (size_t)off,
+           "\nmem0:\n @0 read.i32 e0, [%u], n=%u\nmem1:\n @3 gather.f32 e1, [t], e0, n=%u, size=%u\n"
+           "mem2:\n @8 write.f32 [y], e1, n=%u\n",
+           (nt + n) * 4, n / 4, n / 4, nt, n / 4);
+  const tio in[] = {{"t", t, nt * sizeof *t}}, out[] = {{"y", y, n * sizeof *y}};
+  check_tol(src, in, 1, out, 1, 0);
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  uint32_t most_n1 = 0, most_n2 = 0;
+  for (size_t r = 0; r < p->n_gruns; r++) {
+    if (p->gruns[r].n1 > most_n1) most_n1 = p->gruns[r].n1;
+    if (p->gruns[r].n2 > most_n2) most_n2 = p->gruns[r].n2;
+  }
+  cr_assert(most_n1 > 1 && most_n2 >= want_n2, "%s: runs not planned as repeated (n1 %u, n2 %u)", what, most_n1, most_n2);
+  ls_free(p);
+  free(y), free(src);
+}
+
+static void sem_gather_transposes(void) {
+  enum { R = 36, C = 45, BR = 128, BC = 256, HO = 8, WQ = 11, WO = 9, CH = 11 };
+  static float t[BR * BC];
+  static int32_t idx[BR * BC];
+  for (uint32_t i = 0; i < BR * BC; i++) t[i] = (float)i + 0.25f;
+  for (int j = 0; j < C; j++) /* [R][C] -> [C][R] */
+    for (int i = 0; i < R; i++) idx[j * R + i] = i * C + j;
+  gather_case("a transpose", t, R * C, idx, R * C, 1);
+  for (int j = 0; j < C; j++) /* the odd columns of [R][2C], transposed */
+    for (int i = 0; i < R; i++) idx[j * R + i] = i * 2 * C + 2 * j + 1;
+  gather_case("a transpose of every other column", t, R * 2 * C, idx, R * C, 1);
+  for (int k = 0; k < CH; k++) /* [HO][WQ][CH] -> [CH][HO][WO] */
+    for (int i = 0; i < HO; i++)
+      for (int j = 0; j < WO; j++) idx[(k * HO + i) * WO + j] = (i * WQ + j) * CH + k;
+  gather_case("a channels-last grid to NCHW", t, HO * WQ * CH, idx, CH * HO * WO, 2);
+  for (int j = 0; j < BC; j++) /* big: split across threads in fast mode */
+    for (int i = 0; i < BR; i++) idx[j * BR + i] = i * BC + j;
+  gather_case("a transpose split across threads", t, BR * BC, idx, BR * BC, 1);
+}
+
 static void sem_scatter(void) {
   /* table of 5 (inside a tensor of 6): -1, 5 and 100 are dropped; 0 and 2 are written twice
    * and the later lane (vector 1) wins */
@@ -1545,7 +1597,7 @@ Test(semantics, long_streams_split_across_threads) {
 /* ---- one Test() per family, and the coverage check ------------------------------------------ */
 
 #define SEMANTICS(X)                                                                                              \
-  X(read) X(write) X(gather) X(gather_runs) X(scatter) X(mov) X(neg) X(abs) X(relu) X(not) X(floor_ceil) X(round) X(recip)       \
+  X(read) X(write) X(gather) X(gather_runs) X(gather_transposes) X(scatter) X(mov) X(neg) X(abs) X(relu) X(not) X(floor_ceil) X(round) X(recip)       \
   X(sqrt_rsqrt) X(exp_log) X(tanh_sigmoid_erf) X(sin_cos) X(atan) X(fmod) X(shl_shr) X(pow) X(cvt_float_to_int) X(cvt_int_to_float)          \
   X(cvt_float_to_float) X(cvt_int_to_int) X(cvt_bool) X(add) X(sub) X(mul) X(div) X(mod) X(min_max) X(bits)       \
   X(compare) X(mac) X(sel) X(imm) X(splat) X(vsum) X(vmax) X(lsum) X(lmax) X(shift) X(rotate) X(dist) X(permute)  \
