@@ -1074,13 +1074,16 @@ static int dw_mac_groups(lctx *c, const dw_plan *d, int xq, int wt, int bb, int 
         const int dst = last ? yq : tmp[(groups - 2 - step) % 2];
         lo_group *g = lo_group_new(c->m, c->n->name);
         int acc = LO_NONE;
-        if (t0 > 0) acc = lo_read(g, tmp[(groups - 1 - step) % 2], qoff, n, vstride, LS_F32, mask, 0);
+        /* reads take whole vectors (in place in fast mode): lanes past the mask hold other
+         * pixels' values, multiplied by zero weights and never stored; the buffers end in a
+         * vector of slack for them */
+        if (t0 > 0) acc = lo_read(g, tmp[(groups - 1 - step) % 2], qoff, n, vstride, LS_F32, 0, 0);
         else if (bb != LO_NONE) acc = lo_read(g, bb, (uint64_t)(j * L) * 4, n, 0, LS_F32, 0, 0);
         for (int64_t t = t0; t < t1; t++) {
           const int64_t ky = t / d->kw, kx = t % d->kw;
           const int64_t ph = (ky % d->sy) * d->sx + kx % d->sx, shift = (ky / d->sy) * d->Wq + kx / d->sx;
           const uint64_t xoff = (uint64_t)((ph * d->PS + shift + v0 * d->g) * C + j * L) * 4;
-          int x = lo_read(g, xq, xoff, n, vstride, LS_F32, mask, 0);
+          int x = lo_read(g, xq, xoff, n, vstride, LS_F32, 0, 0);
           int w = lo_read(g, wt, (uint64_t)((t * d->nch + j) * L) * 4, n, 0, LS_F32, 0, 0);
           acc = acc == LO_NONE ? lo_op(g, LS_OP_MUL, LS_F32, x, w, LO_NONE) : lo_op(g, LS_OP_MAC, LS_F32, x, w, acc);
         }
@@ -1150,14 +1153,14 @@ static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const in
   free(ti);
   const int zerotab = rowtab[d.sx];
   snprintf(name, sizeof name, "%s.phases", c->n->name);
-  const int xq = lo_buf_new(c->m, name, (uint64_t)(phases * d.PS * C) * 4);
+  const int xq = lo_buf_new(c->m, name, (uint64_t)(phases * d.PS * C + L) * 4);
   snprintf(name, sizeof name, "%s.grid", c->n->name);
   const uint64_t qbytes = (uint64_t)(d.nv * d.g * C) * 4;
-  const int yq = lo_buf_new(c->m, name, qbytes);
+  const int yq = lo_buf_new(c->m, name, qbytes + L * 4);
   int tmp[2] = {LO_NONE, LO_NONE};
   for (int b = 0; b < 2 && T > DW_TAPS_PER_GROUP * (b + 1); b++) {
     snprintf(name, sizeof name, "%s.partial%d", c->n->name, b);
-    tmp[b] = lo_buf_new(c->m, name, qbytes);
+    tmp[b] = lo_buf_new(c->m, name, qbytes + L * 4);
   }
   lo_epilogue ep;
   epilogue_of(c->n, &ep);
