@@ -35,9 +35,46 @@ static k_src source(const ls_program *p, uint8_t *arena, const rt_inst *x, int k
   return s;
 }
 
-/* One instance's vectors [v0, v1), with the fast mode's plan applied. */
+/* A chain and its WRITE (x), RT_CHAIN_BLOCK vectors at a time through two buffers. */
+static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c, const rt_inst *x, uint8_t *scratch,
+                        uint32_t v0, uint32_t v1) {
+  const size_t half = RT_CHAIN_BLOCK * p->chain_vb;
+  for (uint32_t b0 = v0; b0 < v1; b0 += RT_CHAIN_BLOCK) {
+    const uint32_t nb = v1 - b0 < RT_CHAIN_BLOCK ? v1 - b0 : RT_CHAIN_BLOCK;
+    k_src prev = {NULL, 0};
+    uint32_t prev_id = RT_NONE;
+    for (uint32_t k = 0; k < x->nchain; k++) {
+      const uint32_t id = p->chain[x->chain0 + k];
+      const rt_inst *y = &p->inst[id];
+      k_src s[3];
+      for (int j = 0; j < 3; j++) {
+        if (y->src[j] == prev_id && prev_id != RT_NONE) {
+          s[j] = prev;
+        } else {
+          s[j] = source(p, arena, y, j, 1);
+          if (s[j].p) s[j].p += (int64_t)b0 * s[j].stride;
+        }
+      }
+      uint8_t *out = scratch + (k % 2) * half;
+      k_run(c, &y->in, s, out, 0, nb);
+      prev = (k_src){out, (int64_t)ls_vector_bytes(c->t, ls_insn_out_dtype(&y->in))};
+      prev_id = id;
+    }
+    ls_insn w = x->in;
+    w.addr += (uint64_t)((int64_t)b0 * w.stride);
+    const k_src s[3] = {prev, {NULL, 0}, {NULL, 0}};
+    k_run(c, &w, s, NULL, 0, nb);
+  }
+}
+
+/* One instance's vectors [v0, v1), with the fast mode's plan applied (scratch: this
+ * thread's chain buffers). */
 static void fast_range(const ls_program *p, uint8_t *arena, const k_ctx *c, const rt_inst *x, const k_src src[3],
-                       uint32_t v0, uint32_t v1) {
+                       uint8_t *scratch, uint32_t v0, uint32_t v1) {
+  if (x->nchain) {
+    chain_range(p, arena, c, x, scratch, v0, v1);
+    return;
+  }
   if (x->nruns) { /* a gather with constant indices, by runs */
     uint8_t *dst = x->direct != RT_NONE ? arena + p->sram_off + p->inst[x->direct].in.addr : arena + p->slot_off + x->slot;
     k_gather_runs(c, &x->in, p->gruns + x->runs0, x->nruns, dst, v0, v1);
@@ -72,7 +109,8 @@ static void run_fast(const ls_program *p, uint8_t *arena, int threads) {
     if (threads > 1 && n > 1 && k_splittable((ls_op)x->in.op) && k_work(c.t, &x->in) >= PAR_MIN_WORK) {
       /* static split in whole grains: thread t of T takes grains [G*t/T, G*(t+1)/T) */
       const uint32_t grain = k_grain(c.t, &x->in), G = (n + grain - 1) / grain;
-      const int nt = (int)(G < (uint32_t)threads ? G : (uint32_t)threads);
+      int nt = (int)(G < (uint32_t)threads ? G : (uint32_t)threads);
+      if (x->nchain && nt > RT_CHAIN_THREADS) nt = RT_CHAIN_THREADS;
       if (nt > 1) {
 #pragma omp parallel num_threads(nt)
         {
@@ -81,7 +119,8 @@ static void run_fast(const ls_program *p, uint8_t *arena, int threads) {
           const uint64_t t = (uint64_t)omp_get_thread_num(), T = (uint64_t)omp_get_num_threads();
           uint64_t v0 = G * t / T * grain, v1 = G * (t + 1) / T * grain;
           if (v1 > n) v1 = n;
-          if (v0 < v1) fast_range(p, arena, &c, x, src, (uint32_t)v0, (uint32_t)v1);
+          if (v0 < v1)
+            fast_range(p, arena, &c, x, src, arena + p->chain_off + t * p->chain_bytes, (uint32_t)v0, (uint32_t)v1);
           fp_leave(&fs);
         }
         continue;
@@ -90,7 +129,7 @@ static void run_fast(const ls_program *p, uint8_t *arena, int threads) {
 #else
     (void)threads;
 #endif
-    fast_range(p, arena, &c, x, src, 0, n);
+    fast_range(p, arena, &c, x, src, arena + p->chain_off, 0, n);
   }
 }
 

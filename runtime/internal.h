@@ -40,7 +40,16 @@ typedef struct rt_inst {
   uint32_t alias_end;  /* an aliased READ: the last instance that reads its bytes in place */
   uint32_t runs0;      /* a GATHER with constant indices: its copy runs, gruns[runs0 .. +nruns) */
   uint32_t nruns;      /* 0: gather element by element */
+  uint32_t chain0;     /* a WRITE at the end of a chain of elementwise instances: chain[chain0 ..] */
+  uint32_t nchain;     /* 0: none; else run, RT_CHAIN_BLOCK vectors at a time, at the WRITE's turn */
 } rt_inst;
+
+/* Fast mode runs a chain of elementwise instances (each the only consumer of the one
+ * before, every other input read in place) and the WRITE it ends in a few vectors at a time,
+ * the intermediate vectors in two small buffers per thread, instead of one whole stream
+ * after the other through memory. */
+#define RT_CHAIN_BLOCK 8
+#define RT_CHAIN_THREADS 8
 
 /* A GATHER whose indices are constants copies runs of evenly spaced table elements: output
  * element dst+j := table[src + j*step] for j < len, or zeros when src is RT_NONE (indices
@@ -67,8 +76,12 @@ struct ls_program {
   size_t plane_off, plane_stride; /* one MXM plane: 64-byte header (rows) + lanes*lanes f32 */
   size_t check_off, check_bytes;
   size_t arena_bytes;
+  size_t chain_off, chain_bytes; /* per thread: two buffers of RT_CHAIN_BLOCK vectors */
   rt_run *gruns; /* fast mode's gather runs (see rt_inst.runs0) */
   size_t n_gruns;
+  uint32_t *chain; /* fast mode's chains (see rt_inst.chain0), instances in order */
+  size_t n_chain;
+  size_t chain_vb; /* the widest vector in any chain, bytes */
   uint32_t *fast_list; /* the instances fast mode runs, in order (not read in place, absorbed or ICU) */
   uint32_t n_fast;
 };

@@ -70,6 +70,15 @@ double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x)
   ls_cost_class c = ls_cost_of(t, &x->in, &amount);
   if (c == LS_COST_NONE) return 0;
   if (x->in.op == LS_OP_LW && x->plane_ptr) return m->per_insn;
+  if (x->nchain) { /* a chain runs at its WRITE's turn: what each of its instances costs alone */
+    double ns = m->per_insn + m->per_unit[c] * amount;
+    for (uint32_t k = 0; k < x->nchain; k++) {
+      const rt_inst *y = &p->inst[p->chain[x->chain0 + k]];
+      const ls_cost_class cy = ls_cost_of(t, &y->in, &amount);
+      if (cy != LS_COST_NONE) ns += m->per_insn + m->per_unit[cy] * amount;
+    }
+    return ns;
+  }
   if (x->in.op == LS_OP_GATHER && x->nruns) /* by runs: per run, and per byte copied */
     return m->per_insn + m->run * x->nruns + m->run_byte * amount * ls_dtype_size((ls_dtype)x->in.t0);
   if (c == LS_COST_MM) {

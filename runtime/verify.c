@@ -507,6 +507,85 @@ static void plan_direct(const fast_ctx *f, uint32_t i, const uint32_t *live, siz
   p->inst[w].skip = 1;
 }
 
+/* ---- chains of elementwise instances ----------------------------------------------------- */
+
+static int chainable(const ls_program *p, const rt_inst *x, uint32_t n) {
+  const ls_op op = (ls_op)x->in.op;
+  const ls_format fm = ls_ops[op].format;
+  if (ls_ops[op].unit != LS_UNIT_VXM || ls_ops[op].out != LS_OUT_N || x->skip || x->in.n != n || x->outs != n) return 0;
+  if (fm != LS_FMT_UN && fm != LS_FMT_BIN && fm != LS_FMT_TER && fm != LS_FMT_IMM) return 0;
+  (void)p;
+  return op != LS_OP_VSUM && op != LS_OP_VMAX && op != LS_OP_LSUM && op != LS_OP_LMAX && op != LS_OP_TRANSPOSE;
+}
+
+/* An aliased READ r that a chain ending at WRITE w reads at w's turn: nothing may write its
+ * bytes before then, and w may write them only exactly in place. */
+static int chain_input_ok(const fast_ctx *f, uint32_t r, uint32_t w) {
+  const ls_program *p = f->p;
+  const rt_inst *R = &p->inst[r], *W = &p->inst[w];
+  if (R->in.op != LS_OP_READ || !R->alias || R->in.aux) return 0;
+  if (touched(f, r, w - 1, f->lo[r], f->hi[r], 1)) return 0;
+  if (overlaps(f, r, w) && !(R->in.addr == W->in.addr && R->in.stride == W->in.stride && !W->in.aux &&
+                              ls_dtype_size((ls_dtype)R->in.t0) == ls_dtype_size((ls_dtype)W->in.t0)))
+    return 0;
+  return 1;
+}
+
+static void plan_chains(fast_ctx *f) {
+  ls_program *p = f->p;
+  const ls_target *t = &p->prog.target;
+  size_t cap = 0;
+  uint32_t nodes[64];
+  for (uint32_t w = 0; w < p->n_inst; w++) {
+    rt_inst *W = &p->inst[w];
+    W->nchain = 0;
+    if (W->in.op != LS_OP_WRITE || W->skip || W->src[0] == RT_NONE || W->src_off[0] != 0) continue;
+    const uint32_t n = W->in.n;
+    uint32_t nn = 0, cur = W->src[0];
+    while (nn < 64 && chainable(p, &p->inst[cur], n) && p->inst[cur].n_cons == 1) {
+      /* its inputs: at most one chainable producer (the one before), the rest read in place */
+      const rt_inst *x = &p->inst[cur];
+      uint32_t before = RT_NONE;
+      int ok = 1;
+      for (int k = 0; k < 3 && ok; k++) {
+        const uint32_t s = x->src[k];
+        if (s == RT_NONE) continue;
+        if (x->src_off[k] == 0 && before == RT_NONE && s != before && chainable(p, &p->inst[s], n) && p->inst[s].n_cons == 1)
+          before = s;
+        else if (!chain_input_ok(f, s, w))
+          ok = 0;
+      }
+      if (!ok) break;
+      nodes[nn++] = cur;
+      if (before == RT_NONE) { /* the chain begins here */
+        cur = RT_NONE;
+        break;
+      }
+      cur = before;
+    }
+    if (cur != RT_NONE || nn < 2) continue; /* a chain must begin at inputs read in place */
+    if (p->n_chain + nn > cap) {
+      size_t nc = cap ? cap * 2 : 1024;
+      while (nc < p->n_chain + nn) nc *= 2;
+      uint32_t *c2 = realloc(p->chain, nc * sizeof *c2);
+      if (!c2) return;
+      p->chain = c2, cap = nc;
+    }
+    W->chain0 = (uint32_t)p->n_chain, W->nchain = nn;
+    for (uint32_t k = 0; k < nn; k++) { /* in execution order */
+      const uint32_t x = nodes[nn - 1 - k];
+      p->chain[p->n_chain++] = x;
+      p->inst[x].skip = 1;
+      const size_t vb = ls_vector_bytes(t, ls_insn_out_dtype(&p->inst[x].in));
+      if (vb > p->chain_vb) p->chain_vb = vb;
+      for (int j = 0; j < 3; j++) { /* inputs read in place stay unwritten until the WRITE */
+        const uint32_t s = p->inst[x].src[j];
+        if (s != RT_NONE && p->inst[s].in.op == LS_OP_READ && p->inst[s].alias_end < w) p->inst[s].alias_end = w;
+      }
+    }
+  }
+}
+
 static ls_status plan_fast(ls_program *p, const accvec *acc, ls_error *err) {
   fast_ctx f = {.p = p,
                 .alias = malloc(sizeof(uint32_t) * (p->n_inst ? p->n_inst : 1)),
@@ -578,6 +657,7 @@ static ls_status plan_fast(ls_program *p, const accvec *acc, ls_error *err) {
     for (uint32_t ci = f.first[i]; ci < f.first[i + 1]; ci++)
       if (p->inst[f.cons[ci]].in.op == LS_OP_LW) p->inst[f.cons[ci]].plane_ptr = 1;
   }
+  plan_chains(&f); /* out of memory: no chains, which is only slower */
   uint32_t *live = malloc(sizeof *live * (f.n_alias ? f.n_alias : 1));
   size_t nlive = 0, next = 0;
   for (uint32_t i = 0; live && i < p->n_inst; i++) { /* sweep: the in-place reads live at i */
@@ -1021,7 +1101,9 @@ ls_status rt_verify(ls_program *p, ls_error *err) {
   p->check_off = p->plane_off + p->plane_stride * t->slices[LS_UNIT_MXM];
   p->check_bytes = 2 * (size_t)t->streams * 24 + (size_t)p->n_inst * 4;
   p->check_bytes = (p->check_bytes + 63) & ~(size_t)63;
-  p->arena_bytes = p->check_off + p->check_bytes;
+  p->chain_off = p->check_off + p->check_bytes;
+  p->chain_bytes = 2 * RT_CHAIN_BLOCK * p->chain_vb; /* per thread */
+  p->arena_bytes = p->chain_off + p->chain_bytes * RT_CHAIN_THREADS;
 out:
   free(acc.v);
   return st;

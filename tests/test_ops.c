@@ -1594,6 +1594,52 @@ Test(semantics, long_streams_split_across_threads) {
   free(a), free(b), free(s), free(l), free(g), free(r), free(pm), free(f);
 }
 
+/* ---- chains of elementwise instances (fast mode) --------------------------------------------
+ * y = max((a + b) * c, 0): fast mode runs add, mul and maxs a few vectors at a time at the
+ * WRITE's turn. Small (one thread) and big (split across threads); and a chain whose input
+ * is overwritten before its WRITE's turn, which must not be chained (it would read the new
+ * values). The bytes must be those of checked mode, which runs each instruction whole. */
+static void chain_case(uint32_t n, int overwrite) {
+  const uint32_t E = n * 4;
+  float *a = malloc(sizeof *a * E), *b = malloc(sizeof *b * E), *cc = malloc(sizeof *cc * E), *y = malloc(sizeof *y * E);
+  float *z = malloc(sizeof *z * E);
+  char src[2048];
+  cr_assert(a && b && cc && y && z);
+  for (uint32_t i = 0; i < E; i++) {
+    a[i] = (float)(i % 13) - 6.5f, b[i] = (float)(i % 7) * 0.25f, cc[i] = (float)(i % 5) - 2, z[i] = 1000;
+    y[i] = (a[i] + b[i]) * cc[i];
+    y[i] = y[i] > 0 ? y[i] : 0;
+  }
+  /* read @0/@0/@2 arrive at 3/3/5; add @3 -> 5; mul @5 -> 7; maxs @7 -> 9; write @9 */
+  int off = snprintf(src, sizeof src,
+                     L4 ".input a f32 [%u] @0\n.input b f32 [%u] @%u\n.input c f32 [%u] @%u\n.input z f32 [%u] @%u\n"
+                        ".output y f32 [%u] @%u\n"
+                        "mem0:\n @0 read.f32 e0, [a], n=%u\nmem1:\n @0 read.f32 e1, [b], n=%u\nmem2:\n @2 read.f32 e3, [c], n=%u\n"
+                        "vxm0:\n @3 add.f32 e2, e0, e1, n=%u\nvxm1:\n @5 mul.f32 e4, e2, e3, n=%u\n"
+                        "vxm2:\n @7 maxs.f32 e5, e4, 0, n=%u\nmem3:\n @9 write.f32 [y], e5, n=%u\n",
+                     E, E, E * 4, E, E * 8, E, E * 12, E, E * 16, n, n, n, n, n, n, n);
+  if (overwrite) /* z copied over a after a is read (n = 4: cycles 0-3) and before the WRITE */
+    snprintf(src + off, sizeof src - (size_t)off, "mem4:\n @2 read.f32 e6, [z], n=1\nmem5:\n @5 write.f32 [a], e6, n=1\n");
+  const tio in[] = {{"a", a, E * 4}, {"b", b, E * 4}, {"c", cc, E * 4}, {"z", z, E * 4}}, out[] = {{"y", y, E * 4}};
+  check_tol(src, in, 4, out, 1, 0);
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  uint32_t chained = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++)
+    if (p->inst[i].in.op == LS_OP_WRITE && p->inst[i].nchain) chained = p->inst[i].nchain;
+  cr_assert_eq(chained, overwrite ? 0u : 3u, "n=%u overwrite=%d: a chain of %u instances, want %u", n, overwrite, chained,
+               overwrite ? 0u : 3u);
+  ls_free(p);
+  free(a), free(b), free(cc), free(y), free(z);
+}
+
+Test(fast, chains_of_elementwise_instances) {
+  chain_case(5, 0);
+  chain_case(8192, 0);
+  chain_case(4, 1);
+}
+
 /* ---- one Test() per family, and the coverage check ------------------------------------------ */
 
 #define SEMANTICS(X)                                                                                              \
