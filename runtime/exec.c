@@ -42,8 +42,23 @@ static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c, con
   for (uint32_t b0 = v0; b0 < v1; b0 += RT_CHAIN_BLOCK) {
     const uint32_t nb = v1 - b0 < RT_CHAIN_BLOCK ? v1 - b0 : RT_CHAIN_BLOCK;
     k_src prev = {NULL, 0};
-    uint32_t prev_id = RT_NONE;
-    for (uint32_t k = 0; k < x->nchain; k++) {
+    uint32_t prev_id = RT_NONE, k = 0;
+    if (x->chain_mac) { /* the products first, their sum in registers */
+      k_src a[RT_CHAIN_MACS], b[RT_CHAIN_MACS], c0;
+      const rt_inst *y0 = &p->inst[p->chain[x->chain0]];
+      for (uint32_t j = 0; j < x->chain_mac; j++) {
+        const rt_inst *y = &p->inst[p->chain[x->chain0 + j]];
+        a[j] = source(p, arena, y, 0, 1), b[j] = source(p, arena, y, 1, 1);
+        a[j].p += (int64_t)b0 * a[j].stride, b[j].p += (int64_t)b0 * b[j].stride;
+      }
+      if (y0->in.op == LS_OP_MAC) c0 = source(p, arena, y0, 2, 1), c0.p += (int64_t)b0 * c0.stride;
+      uint8_t *out = scratch + ((x->chain_mac - 1) % 2) * half; /* where the last product would be */
+      k_mac_chain(c, x->chain_mac, a, b, y0->in.op == LS_OP_MAC ? &c0 : NULL, out, nb);
+      k = x->chain_mac;
+      prev = (k_src){out, (int64_t)ls_vector_bytes(c->t, LS_F32)};
+      prev_id = p->chain[x->chain0 + k - 1];
+    }
+    for (; k < x->nchain; k++) {
       const uint32_t id = p->chain[x->chain0 + k];
       const rt_inst *y = &p->inst[id];
       k_src s[3];

@@ -42,6 +42,7 @@ typedef struct rt_inst {
   uint32_t nruns;      /* 0: gather element by element */
   uint32_t chain0;     /* a WRITE at the end of a chain of elementwise instances: chain[chain0 ..] */
   uint32_t nchain;     /* 0: none; else run, RT_CHAIN_BLOCK vectors at a time, at the WRITE's turn */
+  uint32_t chain_mac;  /* the chain begins with this many f32 mul/mac, each adding to the last */
 } rt_inst;
 
 /* Fast mode runs a chain of elementwise instances (each the only consumer of the one
@@ -50,6 +51,7 @@ typedef struct rt_inst {
  * after the other through memory. */
 #define RT_CHAIN_BLOCK 8
 #define RT_CHAIN_THREADS 8
+#define RT_CHAIN_MACS 32 /* the most products k_mac_chain takes at once */
 
 /* A GATHER whose indices are constants copies runs of evenly spaced table elements: output
  * element dst+j := table[src + j*step] for j < len, or zeros when src is RT_NONE (indices
@@ -120,6 +122,10 @@ typedef struct k_ctx {
  * output type, contiguous). Instructions for which k_splittable() is 0 take [0, n) whole. */
 void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1);
 int k_splittable(ls_op op);
+/* Fast mode's chain of m f32 products: out = a[m-1]*b[m-1] + (... + (a[0]*b[0] + c0)), each
+ * a mac (one rounding; the first a mul when c0 is NULL), vectors [0, nb), the sum kept in
+ * registers instead of going through memory between the steps. */
+void k_mac_chain(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, const k_src *c0, uint8_t *out, uint32_t nb);
 /* Fast mode's MM into memory (see k_dst), rows [v0, v1). */
 void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst *d, uint32_t v0, uint32_t v1);
 /* Fast mode's GATHER by runs (rt_run), output elements [v0*lanes, v1*lanes). */

@@ -780,6 +780,35 @@ void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32
   }
 }
 
+/* ---- chains of products ------------------------------------------------------------------- */
+
+/* lanes [l0, l0 + w) of vector v, w <= 16: the same fmaf and product as ew_f's mac and mul */
+static inline void mac_lanes(uint32_t m, const k_src *a, const k_src *b, const k_src *c0, float *o, uint32_t v, uint32_t l0,
+                             uint32_t w) {
+  float acc[16];
+  const float *x = (const float *)vec_in(&a[0], v) + l0, *y = (const float *)vec_in(&b[0], v) + l0;
+  if (c0) {
+    const float *z = (const float *)vec_in(c0, v) + l0;
+    for (uint32_t j = 0; j < w; j++) acc[j] = fmaf(x[j], y[j], z[j]);
+  } else {
+    for (uint32_t j = 0; j < w; j++) acc[j] = x[j] * y[j];
+  }
+  for (uint32_t k = 1; k < m; k++) {
+    x = (const float *)vec_in(&a[k], v) + l0, y = (const float *)vec_in(&b[k], v) + l0;
+    for (uint32_t j = 0; j < w; j++) acc[j] = fmaf(x[j], y[j], acc[j]);
+  }
+  for (uint32_t j = 0; j < w; j++) o[l0 + j] = acc[j];
+}
+
+void k_mac_chain(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, const k_src *c0, uint8_t *out, uint32_t nb) {
+  for (uint32_t v = 0; v < nb; v++) {
+    float *o = (float *)out + (size_t)v * L;
+    uint32_t l0 = 0;
+    for (; l0 + 16 <= L; l0 += 16) mac_lanes(m, a, b, c0, o, v, l0, 16);
+    if (l0 < L) mac_lanes(m, a, b, c0, o, v, l0, L - l0);
+  }
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 uint32_t k_grain(const ls_target *t, const ls_insn *in) {

@@ -571,7 +571,20 @@ static void plan_chains(fast_ctx *f) {
       if (!c2) return;
       p->chain = c2, cap = nc;
     }
-    W->chain0 = (uint32_t)p->n_chain, W->nchain = nn;
+    W->chain0 = (uint32_t)p->n_chain, W->nchain = nn, W->chain_mac = 0;
+    { /* a run of f32 products, each adding to the one before (a depthwise convolution's taps) */
+      uint32_t m = 0;
+      for (; m < nn && m < RT_CHAIN_MACS; m++) {
+        const rt_inst *x = &p->inst[nodes[nn - 1 - m]];
+        const int first = m == 0;
+        if (x->in.t0 != LS_F32) break;
+        if (x->in.op == LS_OP_MUL && first) continue;
+        if (x->in.op != LS_OP_MAC) break;
+        if (!first && x->src[2] != nodes[nn - m]) break;
+        if (x->src[0] == (first ? RT_NONE : nodes[nn - m]) || x->src[1] == (first ? RT_NONE : nodes[nn - m])) break;
+      }
+      if (m >= 2) W->chain_mac = m;
+    }
     for (uint32_t k = 0; k < nn; k++) { /* in execution order */
       const uint32_t x = nodes[nn - 1 - k];
       p->chain[p->n_chain++] = x;

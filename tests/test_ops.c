@@ -1634,6 +1634,42 @@ static void chain_case(uint32_t n, int overwrite) {
   free(a), free(b), free(cc), free(y), free(z);
 }
 
+/* y = max(x2*w2 + (x1*w1 + x0*w0), 0), 20 lanes (16 in registers, then 4): fast mode sums
+ * the products in registers (k_mac_chain), with the rounding of each mac (one, fused) */
+Test(fast, chains_of_products_round_as_mac) {
+  enum { N = 3, E = N * 20 };
+  static float x0[E], x1[E], x2[E], w0[E], w1[E], w2[E], y[E];
+  for (int i = 0; i < E; i++) {
+    /* (1 + 2^-12)^2 - (1 + 2^-11) = 2^-24 when fused; the product alone rounds to 1 + 2^-11 */
+    x0[i] = -0x1.002p0f * (float)(1 + i % 3), w0[i] = i % 3 ? 1.0f / (float)(1 + i % 3) : 1.0f;
+    x1[i] = 0x1.001p0f, w1[i] = 0x1.001p0f;
+    x2[i] = (float)(i % 7) * 0.5f, w2[i] = i % 2 ? 2.0f : -0.0f;
+    float s = fmaf(x1[i], w1[i], x0[i] * w0[i]);
+    s = fmaf(x2[i], w2[i], s);
+    y[i] = s > 0 ? s : 0;
+  }
+  char src[2048];
+  snprintf(src, sizeof src,
+           ".target host\n.set lanes 20\n.input x0 f32 [%d] @0\n.input w0 f32 [%d] @%d\n.input x1 f32 [%d] @%d\n"
+           ".input w1 f32 [%d] @%d\n.input x2 f32 [%d] @%d\n.input w2 f32 [%d] @%d\n.output y f32 [%d] @%d\n"
+           "mem0:\n @0 read.f32 e0, [x0], n=%d\nmem1:\n @0 read.f32 e1, [w0], n=%d\n"
+           "mem2:\n @2 read.f32 e2, [x1], n=%d\nmem3:\n @2 read.f32 e3, [w1], n=%d\n"
+           "mem4:\n @4 read.f32 e4, [x2], n=%d\nmem5:\n @4 read.f32 e5, [w2], n=%d\n"
+           "vxm0:\n @3 mul.f32 e6, e0, e1, n=%d\nvxm1:\n @5 mac.f32 e7, e2, e3, e6, n=%d\n"
+           "vxm2:\n @7 mac.f32 e8, e4, e5, e7, n=%d\nvxm3:\n @9 maxs.f32 e9, e8, 0, n=%d\nmem6:\n @11 write.f32 [y], e9, n=%d\n",
+           E, E, E * 4, E, E * 8, E, E * 12, E, E * 16, E, E * 20, E, E * 24, N, N, N, N, N, N, N, N, N, N, N);
+  const tio in[] = {IO("x0", x0), IO("w0", w0), IO("x1", x1), IO("w1", w1), IO("x2", x2), IO("w2", w2)}, out[] = {IO("y", y)};
+  CHECK(src, in, out);
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  uint32_t macs = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++)
+    if (p->inst[i].in.op == LS_OP_WRITE) macs = p->inst[i].chain_mac;
+  cr_assert_eq(macs, 3u, "the products are not summed in registers (%u)", macs);
+  ls_free(p);
+}
+
 Test(fast, chains_of_elementwise_instances) {
   chain_case(5, 0);
   chain_case(8192, 0);
