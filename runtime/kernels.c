@@ -659,6 +659,26 @@ void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst 
 #if defined(__AVX2__)
 /* 8 rows of 8 consecutive (ia 1) or every other (ia 2) elements, transposed in registers:
  * o[a*oa + b] = t[a*ia + b*ib] for a, b < 8 (bits moved, never computed on) */
+static __m256i lanes_below(uint32_t k) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* the same for the first va rows and vb columns only (ia 1): nothing else read or written */
+static void tile8_part(uint32_t *o, int64_t oa, const uint32_t *t, int64_t ib, uint32_t va, uint32_t vb) {
+  __m256 r[8], u[8], v[8], w[8];
+  const __m256i ma = lanes_below(va), mb = lanes_below(vb);
+  for (uint32_t b = 0; b < 8; b++) r[b] = b < vb ? _mm256_maskload_ps((const float *)(t + b * ib), ma) : _mm256_setzero_ps();
+  for (int k = 0; k < 8; k += 2) u[k] = _mm256_unpacklo_ps(r[k], r[k + 1]), u[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+  for (int k = 0; k < 8; k += 4) {
+    v[k] = _mm256_shuffle_ps(u[k], u[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    v[k + 1] = _mm256_shuffle_ps(u[k], u[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    v[k + 2] = _mm256_shuffle_ps(u[k + 1], u[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    v[k + 3] = _mm256_shuffle_ps(u[k + 1], u[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int k = 0; k < 4; k++) w[k] = _mm256_permute2f128_ps(v[k], v[k + 4], 0x20), w[k + 4] = _mm256_permute2f128_ps(v[k], v[k + 4], 0x31);
+  for (uint32_t a = 0; a < va; a++) _mm256_maskstore_ps((float *)(o + a * oa), mb, w[a]);
+}
+
 static void tile8(uint32_t *o, int64_t oa, const uint32_t *t, int64_t ia, int64_t ib) {
   __m256 r[8], u[8], v[8];
   for (int b = 0; b < 8; b++) {
@@ -709,12 +729,22 @@ static void copy2d(uint8_t *out, int64_t oa, const uint8_t *tab, int64_t ia, int
   }
   uint64_t ta = 0, tb = 0; /* [0, ta) x [0, tb) done in tiles */
 #if defined(__AVX2__)
-  if (sz == 4 && (ia == 1 || ia == 2) && na > 8 && nb >= 8) {
+  if (sz == 4 && (ia == 1 || ia == 2) && na >= 8 && nb >= 1) {
     ta = (ia == 1 ? na : na - 1) / 8 * 8, tb = nb / 8 * 8; /* (ia 2 loads one element past a tile) */
-    for (uint64_t a0 = 0; a0 < ta; a0 += 8)
-      for (uint64_t b0 = 0; b0 < tb; b0 += 8)
-        tile8((uint32_t *)out + (int64_t)a0 * oa + (int64_t)b0, oa, (const uint32_t *)tab + (int64_t)a0 * ia + (int64_t)b0 * ib,
-              ia, ib);
+    uint32_t *o = (uint32_t *)out;
+    const uint32_t *t = (const uint32_t *)tab;
+    for (uint64_t a0 = 0; a0 < ta; a0 += 8) {
+      for (uint64_t b0 = 0; b0 < tb; b0 += 8) tile8(o + (int64_t)a0 * oa + (int64_t)b0, oa, t + (int64_t)a0 * ia + (int64_t)b0 * ib, ia, ib);
+      if (tb < nb && ia == 1) /* the last columns */
+        tile8_part(o + (int64_t)a0 * oa + (int64_t)tb, oa, t + (int64_t)a0 + (int64_t)tb * ib, ib, 8, (uint32_t)(nb - tb));
+    }
+    if (ia == 1) {
+      if (tb < nb) tb = nb;
+      for (uint64_t b0 = 0; ta < na && b0 < nb; b0 += 8) /* the last rows */
+        tile8_part(o + (int64_t)ta * oa + (int64_t)b0, oa, t + (int64_t)ta + (int64_t)b0 * ib, ib, (uint32_t)(na - ta),
+                   (uint32_t)(nb - b0 < 8 ? nb - b0 : 8));
+      ta = na;
+    }
   }
 #endif
   copy_rect(out, oa, tab, ia, ib, 0, ta, tb, nb, sz);
