@@ -719,7 +719,8 @@ static uint64_t hash_outputs(const ls_program *p, void *arena) {
     const ls_io *io = ls_tensor(p, i);
     if (!io->is_output) continue;
     const uint8_t *d = ls_tensor_data(p, arena, i);
-    for (uint64_t k = 0; k < ls_io_bytes(io); k++) h = (h ^ d[k]) * 1099511628211ull;
+    const uint64_t n = ls_io_bytes(io);
+    for (uint64_t k = 0; k < n; k++) h = (h ^ d[k]) * 1099511628211ull;
   }
   return h;
 }
