@@ -1594,6 +1594,43 @@ Test(semantics, long_streams_split_across_threads) {
   free(a), free(b), free(s), free(l), free(g), free(r), free(pm), free(f);
 }
 
+/* erf.f32 at 2^20 floats spread evenly over every positive f32 from FLT_MIN to 4.5 (and
+ * their negatives): within one ulp of glibc's double erf, in both modes */
+Test(accuracy, erf_within_an_ulp_across_the_floats) {
+  enum { V = 4096, N = V * 256 };
+  float *x = malloc(sizeof *x * N);
+  cr_assert(x);
+  const uint32_t lo = 0x00800000u, hi = 0x40900000u;
+  for (uint32_t i = 0; i < N; i++) {
+    uint32_t u = lo + (uint32_t)((uint64_t)(hi - lo) * i / N) + i % 7;
+    memcpy(&x[i], &u, 4);
+    if (i % 2) x[i] = -x[i];
+  }
+  char src[512];
+  snprintf(src, sizeof src,
+           ".target host\n.input x f32 [%d] @0\n.output y f32 [%d] @%d\n"
+           "mem0:\n @0 read.f32 e0, [x], n=%d\nvxm0:\n @3 erf.f32 e1, e0, n=%d\nmem1:\n @8 write.f32 [y], e1, n=%d\n",
+           N, N, N * 4, V, V, V);
+  for (int mode = 0; mode < 2; mode++) {
+    ls_program *p;
+    ls_error e;
+    cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+    t_run r = t_open(p);
+    memcpy(t_tensor(&r, "x"), x, sizeof *x * N);
+    ls_run_info info;
+    cr_assert_eq(t_exec(&r, mode ? LS_MODE_CHECKED : LS_MODE_FAST, 1, &info), LS_OK);
+    const float *y = t_tensor(&r, "y");
+    for (uint32_t i = 0; i < N; i++) {
+      const double want = erf((double)x[i]);
+      const double ulp = (double)nextafterf(fabsf(y[i]), INFINITY) - fabs((double)y[i]);
+      cr_assert(fabs((double)y[i] - want) < ulp, "%s mode: erf(%.9g) = %.9g, want %.17g (more than an ulp away)",
+                mode ? "checked" : "fast", (double)x[i], (double)y[i], want);
+    }
+    t_close(&r); /* (frees p) */
+  }
+  free(x);
+}
+
 /* ---- chains of elementwise instances (fast mode) --------------------------------------------
  * y = max((a + b) * c, 0): fast mode runs add, mul and maxs a few vectors at a time at the
  * WRITE's turn. Small (one thread) and big (split across threads); and a chain whose input
