@@ -99,10 +99,13 @@ static void ew_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32
            j->out_t, lanes, v);
 }
 
+static int operand_of(lctx *c, int t, const cg_tensor *y, ew_operand *o);
 /* Make operand k of the node usable by a flat elementwise pass over output y. */
-static int operand(lctx *c, int k, const cg_tensor *y, ew_operand *o) {
-  const cg_tensor *x = T(c, k);
-  const int t = tid(c, k);
+static int operand(lctx *c, int k, const cg_tensor *y, ew_operand *o) { return operand_of(c, tid(c, k), y, o); }
+
+/* ... or tensor t */
+static int operand_of(lctx *c, int t, const cg_tensor *y, ew_operand *o) {
+  const cg_tensor *x = &c->g->tensors[t];
   o->t = x->dtype;
   o->off = 0;
   o->splat = 0;
@@ -1594,6 +1597,110 @@ static int lower_more_elementwise(lctx *c, const char *op) {
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
+/* ---- elementwise nodes fused ---------------------------------------------------------------
+ * A chain or tree of f32 elementwise nodes (GELU's Div, Erf, Add, Mul, Mul; a bias and an
+ * activation) is lowered as one expression, one flat pass: a node whose only consumer is the
+ * next, with the same shape, is not lowered on its own but inlined where that one reads it
+ * (its output never reaches memory). At most FUSE_READS operand reads a pass. */
+#define FUSE_READS 8
+static const struct {
+  const char *name;
+  ls_op op;
+  int n_in;
+} fusable_ops[] = {{"Add", LS_OP_ADD, 2},       {"Sub", LS_OP_SUB, 2},   {"Mul", LS_OP_MUL, 2},   {"Div", LS_OP_DIV, 2},
+                   {"Relu", LS_OP_RELU, 1},     {"Sqrt", LS_OP_SQRT, 1}, {"Erf", LS_OP_ERF, 1},   {"Exp", LS_OP_EXP, 1},
+                   {"Tanh", LS_OP_TANH, 1},     {"Sigmoid", LS_OP_SIGMOID, 1}, {"Neg", LS_OP_NEG, 1}, {"Abs", LS_OP_ABS, 1},
+                   {"Reciprocal", LS_OP_RECIP, 1}};
+
+/* the fusable op of node n (f32 in and out, all inputs present), or -1 */
+static int fusable(const cg_graph *g, const cg_node *n) {
+  if (cg_is_dead(n) || n->n_outputs < 1 || n->outputs[0] == CG_NONE || g->tensors[n->outputs[0]].dtype != LS_F32) return -1;
+  for (size_t i = 0; i < sizeof fusable_ops / sizeof *fusable_ops; i++) {
+    if (strcmp(n->op, fusable_ops[i].name) || n->n_inputs != fusable_ops[i].n_in) continue;
+    for (int k = 0; k < n->n_inputs; k++)
+      if (n->inputs[k] == CG_NONE || g->tensors[n->inputs[k]].dtype != LS_F32) return -1;
+    return (int)i;
+  }
+  return -1;
+}
+
+static int same_dims(const cg_tensor *a, const cg_tensor *b) {
+  if (a->rank != b->rank) return 0;
+  for (int d = 0; d < a->rank; d++)
+    if (a->dims[d] != b->dims[d]) return 0;
+  return 1;
+}
+
+/* absorbed[i]: node i is inlined into its consumer; reads[i]: operand reads of i's tree */
+static int plan_fusion(const cg_graph *g, uint8_t *absorbed, int *reads) {
+  int *uses = calloc((size_t)g->n_tensors, sizeof *uses);
+  if (!uses) return -1;
+  for (int i = 0; i < g->n_nodes; i++)
+    if (!cg_is_dead(&g->nodes[i]))
+      for (int k = 0; k < g->nodes[i].n_inputs; k++)
+        if (g->nodes[i].inputs[k] != CG_NONE) uses[g->nodes[i].inputs[k]]++;
+  for (int j = 0; j < g->n_nodes; j++) {
+    absorbed[j] = 0, reads[j] = 0;
+    const cg_node *n = &g->nodes[j];
+    if (fusable(g, n) < 0) continue;
+    const cg_tensor *y = &g->tensors[n->outputs[0]];
+    for (int k = 0; k < n->n_inputs; k++) {
+      const int t = n->inputs[k], a = g->tensors[t].producer;
+      const int inline_it = a != CG_NONE && fusable(g, &g->nodes[a]) >= 0 && uses[t] == 1 && !g->tensors[t].is_output &&
+                            same_dims(&g->tensors[t], y) && reads[j] + reads[a] + (n->n_inputs - 1 - k) <= FUSE_READS;
+      if (inline_it) absorbed[a] = 1, reads[j] += reads[a];
+      else reads[j] += 1;
+    }
+  }
+  free(uses);
+  return 0;
+}
+
+typedef struct fuse_build {
+  ex_job *j;
+  const uint8_t *absorbed;
+  const cg_tensor *y;
+  int n_in;
+} fuse_build;
+
+static int fuse_tokens(lctx *c, fuse_build *b, int node) {
+  const cg_node *n = &c->g->nodes[node];
+  const int f = fusable(c->g, n);
+  if (f < 0 || b->j->n_tok >= EX_MAX) return -1;
+  b->j->tok[b->j->n_tok++] = E_OP(fusable_ops[f].op);
+  for (int k = 0; k < n->n_inputs; k++) {
+    const int t = n->inputs[k], a = c->g->tensors[t].producer;
+    if (a != CG_NONE && b->absorbed[a]) {
+      if (fuse_tokens(c, b, a)) return -1;
+      continue;
+    }
+    if (b->n_in >= FUSE_READS || b->j->n_tok >= EX_MAX) return -1;
+    if (operand_of(c, t, b->y, &b->j->in[b->n_in])) return -1;
+    b->j->tok[b->j->n_tok++] = E_IN(b->n_in);
+    b->n_in++;
+  }
+  return 0;
+}
+
+static int lower_fused(lctx *c, int node, const uint8_t *absorbed) {
+  const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
+  ex_job *j = calloc(1, sizeof *j);
+  if (!j) return fail(c, "out of memory");
+  fuse_build b = {j, absorbed, y, 0};
+  if (fuse_tokens(c, &b, node)) {
+    free(j);
+    return c->err[0] ? -1 : fail(c, "internal error: a fused expression is too large");
+  }
+  j->n_in = b.n_in;
+  j->out_t = y->dtype;
+  j->const_t = LS_F32;
+  j->out_buf = buf_of(c, c->n->outputs[0]);
+  j->tg = &c->m->t;
+  int rc = lo_flat(c->m, c->n->name, (uint64_t)elems(y), ex_range, j, c->err, c->errlen);
+  free(j);
+  return rc;
+}
+
 static int lower_node(lctx *c) {
   const char *op = c->n->op;
 #define IS(name) (strcmp(op, name) == 0)
@@ -1701,12 +1808,23 @@ int cg_lower(cg_graph *g, lo_module *m, char *const *output_names, char *err, si
     for (int j = 0; j < i; j++) copied |= g->outputs[j] == t; /* the same tensor twice */
     out_buf[i] = copied ? lo_buf_new(m, x->name, cg_tensor_bytes(x)) : buf_of(&c, t);
   }
-  int rc = 0;
+  uint8_t *absorbed = malloc((size_t)(g->n_nodes ? g->n_nodes : 1));
+  int *reads = malloc(sizeof *reads * (size_t)(g->n_nodes ? g->n_nodes : 1));
+  int rc = !absorbed || !reads || plan_fusion(g, absorbed, reads) ? -1 : 0;
+  if (rc) snprintf(err, errlen, "out of memory");
   for (int i = 0; i < g->n_nodes && !rc; i++) {
     c.n = &g->nodes[i];
-    if (cg_is_dead(c.n)) continue;
-    rc = lower_node(&c);
+    if (cg_is_dead(c.n) || absorbed[i]) continue;
+    c.err[0] = 0;
+    /* a node with others inlined into it is one expression */
+    int fused = 0;
+    for (int k = 0; k < c.n->n_inputs && !fused; k++)
+      fused = c.n->inputs[k] != CG_NONE && g->tensors[c.n->inputs[k]].producer != CG_NONE &&
+              absorbed[g->tensors[c.n->inputs[k]].producer];
+    rc = fused ? lower_fused(&c, i, absorbed) : lower_node(&c);
   }
+  free(absorbed);
+  free(reads);
   for (int i = 0; i < g->n_outputs && !rc; i++) {
     int t = g->outputs[i];
     const cg_tensor *x = &g->tensors[t];

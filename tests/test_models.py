@@ -356,6 +356,50 @@ def compiler_checks(tool, work):
             check(err < 1e-5, "a depthwise %dx%d convolution, %d channels, stride %d (%s)" % (k, k, C, st, mode),
                   "max error %.3g relative %s" % (err, r.stderr.strip()))
 
+    # elementwise nodes fused into one pass: GELU (Div, Erf, Add, Mul, Mul) writes memory
+    # once per range, not five times; an intermediate that is also a graph output, or that
+    # is read twice, stays a tensor of its own; a broadcast bias inside a fused chain
+    import math
+    x = rng.standard_normal((4, 300)).astype(np.float32) * 2
+    b = rng.standard_normal(300).astype(np.float32)
+    c = lambda v: numpy_helper.from_array(np.array(v, np.float32), "c%g" % v)
+    erf = np.vectorize(math.erf)
+    xd = x.astype(np.float64)
+    cases = (
+        ("gelu", [helper.make_node("Div", ["x", "c1.41421"], ["d"]), helper.make_node("Erf", ["d"], ["e"]),
+                  helper.make_node("Add", ["e", "c1"], ["f"]), helper.make_node("Mul", ["x", "f"], ["g"]),
+                  helper.make_node("Mul", ["g", "c0.5"], ["y"])],
+         [numpy_helper.from_array(np.array(1.41421, np.float32), "c1.41421"), c(1), c(0.5)], ["y"],
+         [xd * (1 + erf(xd / np.float64(np.float32(1.41421)))) * 0.5], 2),
+        ("output_inside", [helper.make_node("Add", ["x", "b"], ["s"]), helper.make_node("Relu", ["s"], ["y"])],
+         [numpy_helper.from_array(b, "b")], ["s", "y"], [xd + b, np.maximum(xd + b, 0)], 4),
+        ("read_twice", [helper.make_node("Sub", ["x", "b"], ["t"]), helper.make_node("Mul", ["t", "t"], ["u"]),
+                        helper.make_node("Tanh", ["u"], ["y"])],
+         [numpy_helper.from_array(b, "b")], ["y"], [np.tanh((xd - b) ** 2)], 4),
+        ("bias_tanh", [helper.make_node("Add", ["x", "b"], ["s"]), helper.make_node("Tanh", ["s"], ["y"])],
+         [numpy_helper.from_array(b, "b")], ["y"], [np.tanh(xd + b)], 2),
+    )
+    np.save(os.path.join(work, "fuse_x.npy"), x)
+    for name, nodes, inits, outs, wants, max_writes in cases:
+        g = helper.make_graph(nodes, name, [vi("x", TensorProto.FLOAT, [4, 300])],
+                              [vi(o, TensorProto.FLOAT, [4, 300]) for o in outs], inits)
+        path = os.path.join(work, "fuse_%s.onnx" % name)
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+        lsa = os.path.join(work, "fuse_%s.lsa" % name)
+        r = run([tool, "compile", path, "-o", os.path.join(work, "fuse_%s.lsp" % name), "--emit-asm", lsa])
+        writes = open(lsa).read().count("write.") if r.returncode == 0 else -1
+        errs = []
+        for mode in ("fast", "checked"):
+            outdir = os.path.join(work, "fuse_%s_%s" % (name, mode))
+            os.makedirs(outdir, exist_ok=True)
+            r2 = run([tool, "run", path, "--input", os.path.join(work, "fuse_x.npy"), "--mode", mode] +
+                     sum([["-o", "%s=%s" % (o, os.path.join(outdir, o + ".npy"))] for o in outs], []))
+            for o, want in zip(outs, wants):
+                got = np.load(os.path.join(outdir, o + ".npy")) if r2.returncode == 0 else None
+                errs.append(np.max(np.abs(got - want)) / np.max(np.abs(want)) if got is not None else 1)
+        check(max(errs) < 1e-6 and 0 < writes <= max_writes, "elementwise nodes fused: %s" % name,
+              "max error %.3g relative, %d writes (at most %d) %s" % (max(errs), writes, max_writes, r.stderr.strip()))
+
     # a batched A times a 2-D B is one GEMM over all of A's rows: [16, 3, 40] x [40, 24]
     # is one MM of 48 rows, not sixteen of 3
     a = rng.standard_normal((16, 3, 40)).astype(np.float32)
