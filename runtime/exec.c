@@ -90,9 +90,9 @@ static void fast_range(const ls_program *p, uint8_t *arena, const k_ctx *c, cons
     chain_range(p, arena, c, x, scratch, v0, v1);
     return;
   }
-  if (x->nruns) { /* a gather with constant indices, by runs */
+  if (x->nruns || x->nreps) { /* a gather with constant indices, by runs */
     uint8_t *dst = x->direct != RT_NONE ? arena + p->sram_off + p->inst[x->direct].in.addr : arena + p->slot_off + x->slot;
-    k_gather_runs(c, &x->in, p->gruns + x->runs0, x->nruns, dst, v0, v1);
+    k_gather_runs(c, &x->in, p->gruns + x->runs0, x->nruns, p->greps + x->reps0, x->nreps, dst, v0, v1);
     return;
   }
   if (x->direct != RT_NONE) {

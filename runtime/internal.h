@@ -39,7 +39,9 @@ typedef struct rt_inst {
   uint32_t plane_cols; /* LW: the most columns any of those MMs uses */
   uint32_t alias_end;  /* an aliased READ: the last instance that reads its bytes in place */
   uint32_t runs0;      /* a GATHER with constant indices: its copy runs, gruns[runs0 .. +nruns) */
-  uint32_t nruns;      /* 0: gather element by element */
+  uint32_t nruns;      /* 0 (and no reps): gather element by element */
+  uint32_t reps0;      /* and its repeated runs, greps[reps0 .. +nreps) */
+  uint32_t nreps;
   uint32_t chain0;     /* a WRITE at the end of a chain of elementwise instances: chain[chain0 ..] */
   uint32_t nchain;     /* 0: none; else run, RT_CHAIN_BLOCK vectors at a time, at the WRITE's turn */
   uint32_t chain_mac;  /* the chain begins with this many f32 mul/mac, each adding to the last */
@@ -55,17 +57,21 @@ typedef struct rt_inst {
 
 /* A GATHER whose indices are constants copies runs of evenly spaced table elements: output
  * element dst+j := table[src + j*step] for j < len, or zeros when src is RT_NONE (indices
- * out of range). Element positions count from the instance's first output element.
- * Runs repeat: n1 runs one after another in the output, each s1 table elements after the
- * last (a transpose, an image row by row), and n2 of those blocks, each s2 after the last
- * (a transpose of several channels): element dst + (k*n1 + i)*len + j := table[src + k*s2
- * + i*s1 + j*step]. Zero runs have n1 = n2 = 1. */
+ * out of range). Element positions count from the instance's first output element. */
 typedef struct rt_run {
+  uint32_t dst, src, len;
+  int32_t step;
+} rt_run;
+
+/* Runs that repeat, kept apart (a transpose): n1 runs one after another in the output, each
+ * s1 table elements after the last, and n2 of those blocks, each s2 after the last: element
+ * dst + (k*n1 + i)*len + j := table[src + k*s2 + i*s1 + j*step]. */
+typedef struct rt_rep {
   uint32_t dst, src, len;
   int32_t step;
   uint32_t n1, n2;
   int32_t s1, s2;
-} rt_run;
+} rt_rep;
 
 struct ls_program {
   ls_prog prog;
@@ -81,6 +87,8 @@ struct ls_program {
   size_t chain_off, chain_bytes; /* per thread: two buffers of RT_CHAIN_BLOCK vectors */
   rt_run *gruns; /* fast mode's gather runs (see rt_inst.runs0) */
   size_t n_gruns;
+  rt_rep *greps; /* and repeated runs (rt_inst.reps0) */
+  size_t n_greps;
   uint32_t *chain; /* fast mode's chains (see rt_inst.chain0), instances in order */
   size_t n_chain;
   size_t chain_vb; /* the widest vector in any chain, bytes */
@@ -128,9 +136,10 @@ int k_splittable(ls_op op);
 void k_mac_chain(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, const k_src *c0, uint8_t *out, uint32_t nb);
 /* Fast mode's MM into memory (see k_dst), rows [v0, v1). */
 void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst *d, uint32_t v0, uint32_t v1);
-/* Fast mode's GATHER by runs (rt_run), output elements [v0*lanes, v1*lanes). */
-void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, uint8_t *out, uint32_t v0,
-                   uint32_t v1);
+/* Fast mode's GATHER by runs (rt_run) and repeated runs (rt_rep), output elements
+ * [v0*lanes, v1*lanes). */
+void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, const rt_rep *reps, uint32_t nreps,
+                   uint8_t *out, uint32_t v0, uint32_t v1);
 /* An LW that only records where its rows are (fast mode, rows that stay put). */
 void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src);
 /* Split points must be multiples of this many vectors for the bits not to change: 1 for

@@ -747,52 +747,52 @@ static void copy2d(uint8_t *out, int64_t oa, const uint8_t *tab, int64_t ia, int
   copy_rect(out, oa, tab, ia, ib, ta, na, 0, nb, sz);
 }
 
-static uint64_t run_total(const rt_run *r) { return (uint64_t)r->len * r->n1 * r->n2; }
+static void copy_rep(const rt_rep *R, const uint8_t *tab, uint8_t *out, uint64_t e0, uint64_t e1, size_t sz) {
+  const uint64_t row = R->len, block = row * R->n1, end = R->dst + block * R->n2;
+  if (R->dst >= e0 && end <= e1) {
+    uint8_t *o = out + (uint64_t)R->dst * sz;
+    const uint8_t *t = tab + (int64_t)R->src * (int64_t)sz;
+    if (R->n2 > 1 && (R->s2 < 0 ? -(int64_t)R->s2 : R->s2) < (R->s1 < 0 ? -(int64_t)R->s1 : R->s1)) {
+      /* the blocks are closer together in the table: tile across blocks */
+      for (uint32_t i = 0; i < R->n1; i++)
+        copy2d(o + i * row * sz, (int64_t)block, t + (int64_t)i * R->s1 * (int64_t)sz, R->s2, R->step, R->n2, row, sz);
+    } else {
+      for (uint32_t k = 0; k < R->n2; k++)
+        copy2d(o + k * block * sz, (int64_t)row, t + (int64_t)k * R->s2 * (int64_t)sz, R->s1, R->step, R->n1, row, sz);
+    }
+    return;
+  }
+  /* cut by a thread's share: element by element */
+  const uint64_t a = R->dst > e0 ? R->dst : e0, b = end < e1 ? end : e1;
+  for (uint64_t e = a; e < b; e++) {
+    const uint64_t q = e - R->dst, k = q / block, i = q % block / row, j = q % row;
+    const int64_t s = (int64_t)R->src + (int64_t)k * R->s2 + (int64_t)i * R->s1 + (int64_t)j * R->step;
+    memcpy(out + e * sz, tab + s * (int64_t)sz, sz);
+  }
+}
 
-void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, uint8_t *out, uint32_t v0,
-                   uint32_t v1) {
+void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, const rt_rep *reps, uint32_t nreps,
+                   uint8_t *out, uint32_t v0, uint32_t v1) {
   const size_t sz = ls_dtype_size((ls_dtype)in->t0);
   const uint8_t *tab = c->sram + in->addr;
   const uint64_t e0 = (uint64_t)v0 * L, e1 = (uint64_t)v1 * L;
+  for (uint32_t r = 0; r < nreps; r++) /* (few) */
+    if (reps[r].dst < e1 && reps[r].dst + (uint64_t)reps[r].len * reps[r].n1 * reps[r].n2 > e0) copy_rep(&reps[r], tab, out, e0, e1, sz);
   uint32_t lo = 0, hi = nruns; /* the first run ending after e0 */
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if ((uint64_t)runs[mid].dst + run_total(&runs[mid]) <= e0) lo = mid + 1;
+    if ((uint64_t)runs[mid].dst + runs[mid].len <= e0) lo = mid + 1;
     else hi = mid;
   }
   for (uint32_t r = lo; r < nruns && runs[r].dst < e1; r++) {
-    const rt_run *R = &runs[r];
-    if (R->n1 > 1) { /* repeated runs */
-      const uint64_t row = R->len, block = row * R->n1;
-      if (R->dst >= e0 && R->dst + block * R->n2 <= e1) {
-        uint8_t *o = out + (uint64_t)R->dst * sz;
-        const uint8_t *t = tab + (int64_t)R->src * (int64_t)sz;
-        if (R->n2 > 1 && (R->s2 < 0 ? -(int64_t)R->s2 : R->s2) < (R->s1 < 0 ? -(int64_t)R->s1 : R->s1)) {
-          /* the blocks are closer together in the table: tile across blocks */
-          for (uint32_t i = 0; i < R->n1; i++)
-            copy2d(o + i * row * sz, (int64_t)block, t + (int64_t)i * R->s1 * (int64_t)sz, R->s2, R->step, R->n2, row, sz);
-        } else {
-          for (uint32_t k = 0; k < R->n2; k++)
-            copy2d(o + k * block * sz, (int64_t)row, t + (int64_t)k * R->s2 * (int64_t)sz, R->s1, R->step, R->n1, row, sz);
-        }
-      } else { /* cut by a thread's share: element by element */
-        const uint64_t a = R->dst > e0 ? R->dst : e0, b = R->dst + block * R->n2 < e1 ? R->dst + block * R->n2 : e1;
-        for (uint64_t e = a; e < b; e++) {
-          const uint64_t q = e - R->dst, k = q / block, i = q % block / row, j = q % row;
-          const int64_t s = (int64_t)R->src + (int64_t)k * R->s2 + (int64_t)i * R->s1 + (int64_t)j * R->step;
-          memcpy(out + e * sz, tab + s * (int64_t)sz, sz);
-        }
-      }
-      continue;
-    }
-    uint64_t d = R->dst, n = R->len;
-    int64_t s0 = R->src, step = R->step;
+    uint64_t d = runs[r].dst, n = runs[r].len;
+    int64_t s0 = runs[r].src, step = runs[r].step;
     if (d < e0) n -= e0 - d, s0 += (int64_t)(e0 - d) * step, d = e0;
     if (d + n > e1) n = e1 - d;
     const int short_run = sz == 4 && n <= 16; /* (small images): no library call */
-    if (R->src == RT_NONE && short_run) {
+    if (runs[r].src == RT_NONE && short_run) {
       for (uint64_t j = 0; j < n; j++) ((uint32_t *)(out + d * 4))[j] = 0;
-    } else if (R->src == RT_NONE) {
+    } else if (runs[r].src == RT_NONE) {
       memset(out + d * sz, 0, n * sz);
     } else if (step == 1 && !short_run) {
       memcpy(out + d * sz, tab + s0 * (int64_t)sz, n * sz);

@@ -16,6 +16,7 @@ void ls_free(ls_program *p) {
   ls_prog_free(&p->prog);
   free(p->inst);
   free(p->gruns);
+  free(p->greps);
   free(p->chain);
   free(p->fast_list);
   free(p);

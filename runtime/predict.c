@@ -79,8 +79,8 @@ double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x)
     }
     return ns;
   }
-  if (x->in.op == LS_OP_GATHER && x->nruns) /* by runs: per run, and per byte copied */
-    return m->per_insn + m->run * x->nruns + m->run_byte * amount * ls_dtype_size((ls_dtype)x->in.t0);
+  if (x->in.op == LS_OP_GATHER && (x->nruns || x->nreps)) /* by runs: per run, and per byte copied */
+    return m->per_insn + m->run * (x->nruns + x->nreps) + m->run_byte * amount * ls_dtype_size((ls_dtype)x->in.t0);
   if (c == LS_COST_MM) {
     const double K = p->inst[x->plane_lw].in.n, N = x->in.imm ? (double)x->in.imm : t->lanes;
     return m->per_insn + ls_cost_mm_ns(m, x->in.n, K, N);

@@ -712,16 +712,16 @@ static int push_run(ls_program *p, size_t *cap, rt_run r) {
 }
 
 /* Runs that repeat at an even distance in the table, one after another in the output,
- * become one run of n1 rows, then n2 blocks of those (see rt_run). Returns the new count. */
-static int same_shape(const rt_run *a, const rt_run *b) {
+ * become one repeated run of n1 rows, then n2 blocks of those (see rt_rep). */
+static int same_shape(const rt_rep *a, const rt_rep *b) {
   return a->src != RT_NONE && b->src != RT_NONE && a->len == b->len && a->step == b->step && a->n1 == b->n1 &&
          (uint64_t)b->dst == (uint64_t)a->dst + (uint64_t)a->len * a->n1;
 }
 
-static size_t compress_level(rt_run *r, size_t n, int level) {
+static size_t compress_level(rt_rep *r, size_t n, int level) {
   size_t out = 0;
   for (size_t i = 0; i < n;) {
-    rt_run cur = r[i];
+    rt_rep cur = r[i];
     size_t j = i + 1;
     if (j < n && same_shape(&r[j - 1], &r[j]) && (level == 1 || r[i].n1 > 1)) {
       const int64_t d = (int64_t)r[j].src - (int64_t)r[i].src;
@@ -739,29 +739,45 @@ static size_t compress_level(rt_run *r, size_t n, int level) {
   return out;
 }
 
-/* Only transposes gain (ib 1 or 2 in the kernel's tiles: neighbouring rows or blocks next
- * to each other in the table); other repeats (im2col rows) copy faster one run at a time,
- * so those are written back as they were. */
-static int tileable(const rt_run *r) {
-  return (r->n1 > 1 && r->s1 >= -2 && r->s1 <= 2) || (r->n2 > 1 && r->s2 >= -2 && r->s2 <= 2);
+/* Only transposes gain (strided runs whose neighbouring rows, or blocks, sit one or two
+ * elements apart in the table, at least 8 of them: the kernel's 8 x 8 tiles); other repeats
+ * (im2col rows, contiguous runs, a 2 x 2 pooling window) copy faster one run at a time. */
+static int tileable(const rt_rep *r) {
+  return r->step != 1 && r->len >= 4 && ((r->n1 >= 8 && r->s1 >= -2 && r->s1 <= 2) || (r->n2 >= 8 && r->s2 >= -2 && r->s2 <= 2));
 }
 
-static size_t compress_runs(rt_run *r, size_t n) {
-  rt_run *c = malloc(sizeof *c * n);
+/* The n runs at gruns[first..] into runs (in place, fewer or as many) and repeated runs
+ * (pushed to greps). Returns the number of runs left, or n (unchanged) out of memory. */
+static size_t split_repeats(ls_program *p, size_t first, size_t n, size_t *cap, uint32_t *nreps) {
+  rt_run *r = p->gruns + first;
+  rt_rep *c = malloc(sizeof *c * n);
+  *nreps = 0;
   if (!c) return n; /* only slower */
-  memcpy(c, r, sizeof *c * n);
+  for (size_t i = 0; i < n; i++) c[i] = (rt_rep){r[i].dst, r[i].src, r[i].len, r[i].step, 1, 1, 0, 0};
   const size_t nc = compress_level(c, compress_level(c, n, 1), 2);
   size_t out = 0;
   for (size_t i = 0; i < nc; i++) {
-    if (c[i].n1 == 1 || tileable(&c[i])) {
-      r[out++] = c[i];
+    if (c[i].n1 > 1 && tileable(&c[i])) {
+      if (p->n_greps == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 256;
+        rt_rep *g = realloc(p->greps, ncap * sizeof *g);
+        if (!g) { /* keep it as runs */
+          for (uint32_t k = 0; k < c[i].n2; k++)
+            for (uint32_t j = 0; j < c[i].n1; j++)
+              r[out++] = (rt_run){c[i].dst + (k * c[i].n1 + j) * c[i].len,
+                                  (uint32_t)((int64_t)c[i].src + (int64_t)k * c[i].s2 + (int64_t)j * c[i].s1), c[i].len, c[i].step};
+          continue;
+        }
+        p->greps = g, *cap = ncap;
+      }
+      p->greps[p->n_greps++] = c[i];
+      ++*nreps;
       continue;
     }
     for (uint32_t k = 0; k < c[i].n2; k++)
       for (uint32_t j = 0; j < c[i].n1; j++)
         r[out++] = (rt_run){c[i].dst + (k * c[i].n1 + j) * c[i].len,
-                            (uint32_t)((int64_t)c[i].src + (int64_t)k * c[i].s2 + (int64_t)j * c[i].s1), c[i].len, c[i].step,
-                            1, 1, 0, 0};
+                            (uint32_t)((int64_t)c[i].src + (int64_t)k * c[i].s2 + (int64_t)j * c[i].s1), c[i].len, c[i].step};
   }
   free(c);
   return out;
@@ -769,17 +785,17 @@ static size_t compress_runs(rt_run *r, size_t n) {
 
 static void plan_gathers(ls_program *p) {
   const uint32_t L = p->prog.target.lanes;
-  size_t cap = 0;
+  size_t cap = 0, rcap = 0;
   uint32_t *by_runs = calloc((size_t)p->n_inst + 1, sizeof *by_runs); /* per READ: gathers by runs fed */
   for (uint32_t i = 0; i < p->n_inst; i++) {
     rt_inst *x = &p->inst[i];
-    x->nruns = 0;
+    x->nruns = x->nreps = 0;
     if (x->in.op != LS_OP_GATHER || x->src[0] == RT_NONE || (uint64_t)x->in.n * L > UINT32_MAX) continue;
     const rt_inst *r = &p->inst[x->src[0]];
     if (r->in.op != LS_OP_READ || r->in.t0 != LS_I32) continue;
     const uint32_t k = r->in.aux ? r->in.aux : L; /* lanes read; the rest hold imm */
     const size_t first = p->n_gruns;
-    rt_run cur = {0, 0, 0, 1, 1, 1, 0, 0};
+    rt_run cur = {0, 0, 0, 1};
     int ok = 1;
     for (uint32_t v = 0; ok && v < x->in.n; v++) {
       const uint8_t *ix = const_bytes(&p->prog, r->in.addr + (int64_t)(x->src_off[0] + v) * r->in.stride, (uint64_t)k * 4);
@@ -807,13 +823,14 @@ static void plan_gathers(ls_program *p) {
           }
         }
         if (cur.len && push_run(p, &cap, cur)) ok = 0;
-        cur = (rt_run){dst, src, 1, 1, 1, 1, 0, 0};
+        cur = (rt_run){dst, src, 1, 1};
       }
     }
     if (ok && cur.len && push_run(p, &cap, cur)) ok = 0;
     size_t n = p->n_gruns - first;
     if (ok && n && n * 4 <= (size_t)x->in.n * L) {
-      n = compress_runs(p->gruns + first, n);
+      x->reps0 = (uint32_t)p->n_greps;
+      n = split_repeats(p, first, n, &rcap, &x->nreps);
       p->n_gruns = first + n;
       x->runs0 = (uint32_t)first, x->nruns = (uint32_t)n;
       if (by_runs) by_runs[x->src[0]]++;

@@ -422,9 +422,9 @@ static void gather_case(const char *what, const float *t, uint32_t nt, const int
   ls_error e;
   cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
   uint32_t most_n1 = 0, most_n2 = 0;
-  for (size_t r = 0; r < p->n_gruns; r++) {
-    if (p->gruns[r].n1 > most_n1) most_n1 = p->gruns[r].n1;
-    if (p->gruns[r].n2 > most_n2) most_n2 = p->gruns[r].n2;
+  for (size_t r = 0; r < p->n_greps; r++) {
+    if (p->greps[r].n1 > most_n1) most_n1 = p->greps[r].n1;
+    if (p->greps[r].n2 > most_n2) most_n2 = p->greps[r].n2;
   }
   cr_assert(most_n1 > 1 && most_n2 >= want_n2, "%s: runs not planned as repeated (n1 %u, n2 %u)", what, most_n1, most_n2);
   ls_free(p);
