@@ -115,6 +115,8 @@ typedef struct ls_cost_model {
   double per_unit[LS_COST_COUNT];   /* ns per element (copy: per byte) of each class */
   double mm[4];                     /* ns: a + b*flops + c*K*N + d*M*N for an MM */
   double run, run_byte;             /* ns: a gather by runs (constant indices), per run and per byte */
+  double chain;                     /* ns per element of an alu instruction inside a chain (fast
+                                       mode runs those a few vectors at a time); 0: not measured */
 } ls_cost_model;
 
 typedef struct ls_calibration {

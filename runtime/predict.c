@@ -70,12 +70,14 @@ double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x)
   ls_cost_class c = ls_cost_of(t, &x->in, &amount);
   if (c == LS_COST_NONE) return 0;
   if (x->in.op == LS_OP_LW && x->plane_ptr) return m->per_insn;
-  if (x->nchain) { /* a chain runs at its WRITE's turn: what each of its instances costs alone */
+  if (x->nchain) { /* a chain runs at its WRITE's turn: its alu instances at the chain rate
+                     * (without a measured one, what each costs alone), the others as alone */
     double ns = m->per_insn + m->per_unit[c] * amount;
     for (uint32_t k = 0; k < x->nchain; k++) {
       const rt_inst *y = &p->inst[p->chain[x->chain0 + k]];
       const ls_cost_class cy = ls_cost_of(t, &y->in, &amount);
-      if (cy != LS_COST_NONE) ns += m->per_insn + m->per_unit[cy] * amount;
+      if (cy == LS_COST_ALU && m->chain > 0) ns += m->chain * amount;
+      else if (cy != LS_COST_NONE) ns += m->per_insn + m->per_unit[cy] * amount;
     }
     return ns;
   }
@@ -150,6 +152,7 @@ ls_status ls_calibration_save(const char *path, const ls_calibration *c, ls_erro
     for (int k = 1; k < LS_COST_COUNT; k++) fprintf(f, "%c%d.%s = %.6g\n", pre, th, class_names[k], m->per_unit[k]);
     for (int k = 0; k < 4; k++) fprintf(f, "%c%d.mm%d = %.6g\n", pre, th, k, m->mm[k]);
     fprintf(f, "%c%d.run = %.6g\n%c%d.run_byte = %.6g\n", pre, th, m->run, pre, th, m->run_byte);
+    fprintf(f, "%c%d.chain = %.6g\n", pre, th, m->chain);
   }
   if (fclose(f) != 0) {
     rt_errorf(err, LS_ERR_IO, "%s: write failed", path);
@@ -201,6 +204,7 @@ ls_status ls_calibration_load(const char *path, ls_calibration *c, ls_error *err
     else if (strncmp(k, "mm", 2) == 0 && k[2] >= '0' && k[2] <= '3' && !k[3]) m->mm[k[2] - '0'] = v;
     else if (strcmp(k, "run") == 0) m->run = v;
     else if (strcmp(k, "run_byte") == 0) m->run_byte = v;
+    else if (strcmp(k, "chain") == 0) m->chain = v;
     else {
       int found = 0;
       for (int j = 1; j < LS_COST_COUNT; j++)

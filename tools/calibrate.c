@@ -241,6 +241,33 @@ static double time_runs(uint32_t n, uint32_t len, int threads, int cold, double 
   return ns;
 }
 
+/* R groups: read x (n vectors), k adds of an immediate one after the other, write y: a
+ * chain that fast mode runs a few vectors at a time. Returns ns per group. */
+static double time_chain(uint32_t k, uint32_t n, int threads, int cold) {
+  const ls_target t = host();
+  const uint64_t vb = (uint64_t)t.lanes * 4, span = (uint64_t)n * vb;
+  int R = cold ? (int)(COLD_BYTES / (2 * span)) + 1 : 8;
+  if (R < 8) R = 8;
+  if (R > 1024) R = 1024;
+  const uint64_t gs = cold ? 2 * span : 0;
+  size_t cap = (size_t)R * (200 + 60 * k) + 256, q = 0;
+  char *s = malloc(cap);
+  if (!s) return -1;
+  q = add(s, cap, q, ".target host\n.memory %llu\n", (unsigned long long)(2 * span + gs * (uint64_t)R));
+  uint64_t base = 0;
+  for (int g = 0; g < R; g++, base += n + 64) {
+    const unsigned long long go = (unsigned long long)(gs * (uint64_t)g);
+    uint64_t at = base + out_delay(LS_OP_READ, n);
+    q = add(s, cap, q, "mem0:\n @%llu read.f32 e0, [%llu], n=%u\n", (unsigned long long)base, go, n);
+    for (uint32_t j = 0; j < k; j++, at += out_delay(LS_OP_ADDS, n))
+      q = add(s, cap, q, "vxm%u:\n @%llu adds.f32 e%u, e%u, 1, n=%u\n", j, (unsigned long long)at, j + 1, j, n);
+    q = add(s, cap, q, "mem1:\n @%llu write.f32 [%llu], e%u, n=%u\n", (unsigned long long)at, go + span, k, n);
+  }
+  double ns = q < cap ? time_program(s, threads, 9) / R : -1;
+  free(s);
+  return ns;
+}
+
 /* least squares for 4 unknowns: rows A (n x 4), b; weights w */
 static void solve4(const double (*A)[4], const double *b, const double *w, int n, double *x) {
   double M[4][5] = {{0}};
@@ -337,6 +364,16 @@ int cmd_calibrate(int argc, char **argv) {
       if (m->run_byte < 0) m->run_byte = 0;
       printf("  %d thread%s  runs    %.2f ns per run + %.4f ns per byte (gathers with constant indices)\n", threads,
              threads > 1 ? "s" : " ", m->run, m->run_byte);
+    }
+    /* chains: six adds against two over the same vectors give the cost of one more */
+    {
+      const uint32_t cn = quick ? 256 : 512;
+      const double t2 = time_chain(2, cn, threads, cold), t6 = time_chain(6, cn, threads, cold);
+      if (t2 < 0 || t6 < 0) return 1;
+      m->chain = (t6 - t2) / (4.0 * cn * host().lanes);
+      if (m->chain < 0) m->chain = 0;
+      printf("  %d thread%s  chain   %.4f ns per element of each alu instruction in a chain\n", threads,
+             threads > 1 ? "s" : " ", m->chain);
     }
     /* MM: a grid of shapes */
     const uint32_t Ms[] = {1, 8, 64, 256, 1024}, Ks[] = {9, 64, 256}, Ns[] = {32, 128, 256};
