@@ -653,17 +653,13 @@ void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst 
 }
 
 #if defined(__AVX2__)
-/* 8 rows of 8 consecutive (ia 1) or every other (ia 2) elements, transposed in registers:
- * o[a*oa + b] = t[a*ia + b*ib] for a, b < 8 (bits moved, never computed on) */
 static __m256i lanes_below(uint32_t k) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* the same for the first va rows and vb columns only (ia 1): nothing else read or written */
-static void tile8_part(uint32_t *o, int64_t oa, const uint32_t *t, int64_t ib, uint32_t va, uint32_t vb) {
-  __m256 r[8], u[8], v[8], w[8];
-  const __m256i ma = lanes_below(va), mb = lanes_below(vb);
-  for (uint32_t b = 0; b < 8; b++) r[b] = b < vb ? _mm256_maskload_ps((const float *)(t + b * ib), ma) : _mm256_setzero_ps();
+/* w[a] lane b := r[b] lane a (bits moved, never computed on) */
+static void transpose8(const __m256 r[8], __m256 w[8]) {
+  __m256 u[8], v[8];
   for (int k = 0; k < 8; k += 2) u[k] = _mm256_unpacklo_ps(r[k], r[k + 1]), u[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
   for (int k = 0; k < 8; k += 4) {
     v[k] = _mm256_shuffle_ps(u[k], u[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
@@ -672,11 +668,12 @@ static void tile8_part(uint32_t *o, int64_t oa, const uint32_t *t, int64_t ib, u
     v[k + 3] = _mm256_shuffle_ps(u[k + 1], u[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
   for (int k = 0; k < 4; k++) w[k] = _mm256_permute2f128_ps(v[k], v[k + 4], 0x20), w[k + 4] = _mm256_permute2f128_ps(v[k], v[k + 4], 0x31);
-  for (uint32_t a = 0; a < va; a++) _mm256_maskstore_ps((float *)(o + a * oa), mb, w[a]);
 }
 
+/* 8 rows of 8 consecutive (ia 1) or every other (ia 2) elements, transposed in registers:
+ * o[a*oa + b] = t[a*ia + b*ib] for a, b < 8 */
 static void tile8(uint32_t *o, int64_t oa, const uint32_t *t, int64_t ia, int64_t ib) {
-  __m256 r[8], u[8], v[8];
+  __m256 r[8], w[8];
   for (int b = 0; b < 8; b++) {
     const float *q = (const float *)(t + b * ib);
     if (ia == 1) {
@@ -686,17 +683,17 @@ static void tile8(uint32_t *o, int64_t oa, const uint32_t *t, int64_t ia, int64_
       r[b] = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
     }
   }
-  for (int k = 0; k < 8; k += 2) u[k] = _mm256_unpacklo_ps(r[k], r[k + 1]), u[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
-  for (int k = 0; k < 8; k += 4) {
-    v[k] = _mm256_shuffle_ps(u[k], u[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    v[k + 1] = _mm256_shuffle_ps(u[k], u[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    v[k + 2] = _mm256_shuffle_ps(u[k + 1], u[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    v[k + 3] = _mm256_shuffle_ps(u[k + 1], u[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int k = 0; k < 4; k++) {
-    _mm256_storeu_ps((float *)(o + k * oa), _mm256_permute2f128_ps(v[k], v[k + 4], 0x20));
-    _mm256_storeu_ps((float *)(o + (k + 4) * oa), _mm256_permute2f128_ps(v[k], v[k + 4], 0x31));
-  }
+  transpose8(r, w);
+  for (int a = 0; a < 8; a++) _mm256_storeu_ps((float *)(o + a * oa), w[a]);
+}
+
+/* the same for the first va rows and vb columns only (ia 1): nothing else read or written */
+static void tile8_part(uint32_t *o, int64_t oa, const uint32_t *t, int64_t ib, uint32_t va, uint32_t vb) {
+  __m256 r[8], w[8];
+  const __m256i ma = lanes_below(va), mb = lanes_below(vb);
+  for (uint32_t b = 0; b < 8; b++) r[b] = b < vb ? _mm256_maskload_ps((const float *)(t + b * ib), ma) : _mm256_setzero_ps();
+  transpose8(r, w);
+  for (uint32_t a = 0; a < va; a++) _mm256_maskstore_ps((float *)(o + a * oa), mb, w[a]);
 }
 #endif
 
