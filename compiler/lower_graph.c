@@ -1631,10 +1631,11 @@ static int same_dims(const cg_tensor *a, const cg_tensor *b) {
   return 1;
 }
 
-/* absorbed[i]: node i is inlined into its consumer; reads[i]: operand reads of i's tree */
-static int plan_fusion(const cg_graph *g, uint8_t *absorbed, int *reads) {
+/* absorbed[i]: node i is inlined into its consumer */
+static int plan_fusion(const cg_graph *g, uint8_t *absorbed) {
   int *uses = calloc((size_t)g->n_tensors, sizeof *uses);
-  if (!uses) return -1;
+  int *reads = malloc(sizeof *reads * (size_t)(g->n_nodes ? g->n_nodes : 1)); /* operand reads of i's tree */
+  if (!uses || !reads) return free(uses), free(reads), -1;
   for (int i = 0; i < g->n_nodes; i++)
     if (!cg_is_dead(&g->nodes[i]))
       for (int k = 0; k < g->nodes[i].n_inputs; k++)
@@ -1653,6 +1654,7 @@ static int plan_fusion(const cg_graph *g, uint8_t *absorbed, int *reads) {
     }
   }
   free(uses);
+  free(reads);
   return 0;
 }
 
@@ -1809,8 +1811,7 @@ int cg_lower(cg_graph *g, lo_module *m, char *const *output_names, char *err, si
     out_buf[i] = copied ? lo_buf_new(m, x->name, cg_tensor_bytes(x)) : buf_of(&c, t);
   }
   uint8_t *absorbed = malloc((size_t)(g->n_nodes ? g->n_nodes : 1));
-  int *reads = malloc(sizeof *reads * (size_t)(g->n_nodes ? g->n_nodes : 1));
-  int rc = !absorbed || !reads || plan_fusion(g, absorbed, reads) ? -1 : 0;
+  int rc = !absorbed || plan_fusion(g, absorbed) ? -1 : 0;
   if (rc) snprintf(err, errlen, "out of memory");
   for (int i = 0; i < g->n_nodes && !rc; i++) {
     c.n = &g->nodes[i];
@@ -1824,7 +1825,6 @@ int cg_lower(cg_graph *g, lo_module *m, char *const *output_names, char *err, si
     rc = fused ? lower_fused(&c, i, absorbed) : lower_node(&c);
   }
   free(absorbed);
-  free(reads);
   for (int i = 0; i < g->n_outputs && !rc; i++) {
     int t = g->outputs[i];
     const cg_tensor *x = &g->tensors[t];

@@ -509,12 +509,11 @@ static void plan_direct(const fast_ctx *f, uint32_t i, const uint32_t *live, siz
 
 /* ---- chains of elementwise instances ----------------------------------------------------- */
 
-static int chainable(const ls_program *p, const rt_inst *x, uint32_t n) {
+static int chainable(const rt_inst *x, uint32_t n) {
   const ls_op op = (ls_op)x->in.op;
   const ls_format fm = ls_ops[op].format;
   if (ls_ops[op].unit != LS_UNIT_VXM || ls_ops[op].out != LS_OUT_N || x->skip || x->in.n != n || x->outs != n) return 0;
   if (fm != LS_FMT_UN && fm != LS_FMT_BIN && fm != LS_FMT_TER && fm != LS_FMT_IMM) return 0;
-  (void)p;
   return op != LS_OP_VSUM && op != LS_OP_VMAX && op != LS_OP_LSUM && op != LS_OP_LMAX && op != LS_OP_TRANSPOSE;
 }
 
@@ -542,7 +541,7 @@ static void plan_chains(fast_ctx *f) {
     if (W->in.op != LS_OP_WRITE || W->skip || W->src[0] == RT_NONE || W->src_off[0] != 0) continue;
     const uint32_t n = W->in.n;
     uint32_t nn = 0, cur = W->src[0];
-    while (nn < 64 && chainable(p, &p->inst[cur], n) && p->inst[cur].n_cons == 1) {
+    while (nn < 64 && chainable(&p->inst[cur], n) && p->inst[cur].n_cons == 1) {
       /* its inputs: at most one chainable producer (the one before), the rest read in place */
       const rt_inst *x = &p->inst[cur];
       uint32_t before = RT_NONE;
@@ -550,7 +549,7 @@ static void plan_chains(fast_ctx *f) {
       for (int k = 0; k < 3 && ok; k++) {
         const uint32_t s = x->src[k];
         if (s == RT_NONE) continue;
-        if (x->src_off[k] == 0 && before == RT_NONE && s != before && chainable(p, &p->inst[s], n) && p->inst[s].n_cons == 1)
+        if (x->src_off[k] == 0 && before == RT_NONE && chainable(&p->inst[s], n) && p->inst[s].n_cons == 1)
           before = s;
         else if (!chain_input_ok(f, s, w))
           ok = 0;
