@@ -279,6 +279,18 @@ static void ex_range(lo_group *g, void *user, uint64_t first, uint32_t n, uint32
 
 /* the node's output 0 = the tree over its inputs (broadcast to the output's shape) and
  * `extra` operands (E_IN(4 + i)) */
+/* the node's output 0 = j's expression, one flat pass; frees j */
+static int flat_expr(lctx *c, ex_job *j, ls_dtype const_t) {
+  const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
+  j->out_t = y->dtype;
+  j->const_t = const_t;
+  j->out_buf = buf_of(c, c->n->outputs[0]);
+  j->tg = &c->m->t;
+  int rc = lo_flat(c->m, c->n->name, (uint64_t)elems(y), ex_range, j, c->err, c->errlen);
+  free(j);
+  return rc;
+}
+
 static int lower_expr_with(lctx *c, const ex_tok *tok, int n_tok, const ew_operand *extra, int n_extra) {
   const cg_tensor *y = &c->g->tensors[c->n->outputs[0]];
   ex_job *j = calloc(1, sizeof *j);
@@ -291,13 +303,7 @@ static int lower_expr_with(lctx *c, const ex_tok *tok, int n_tok, const ew_opera
   for (int k = 0; k < n_extra && k < 4; k++) j->in[4 + k] = extra[k], j->n_in = 5 + k;
   memcpy(j->tok, tok, sizeof *tok * (size_t)n_tok);
   j->n_tok = n_tok;
-  j->out_t = y->dtype;
-  j->const_t = T(c, 0)->dtype;
-  j->out_buf = buf_of(c, c->n->outputs[0]);
-  j->tg = &c->m->t;
-  int rc = lo_flat(c->m, c->n->name, (uint64_t)elems(y), ex_range, j, c->err, c->errlen);
-  free(j);
-  return rc;
+  return flat_expr(c, j, T(c, 0)->dtype);
 }
 static int lower_expr(lctx *c, const ex_tok *tok, int n_tok) { return lower_expr_with(c, tok, n_tok, NULL, 0); }
 #define EXPR(...)                                              \
@@ -1694,13 +1700,7 @@ static int lower_fused(lctx *c, int node, const uint8_t *absorbed) {
     return c->err[0] ? -1 : fail(c, "internal error: a fused expression is too large");
   }
   j->n_in = b.n_in;
-  j->out_t = y->dtype;
-  j->const_t = LS_F32;
-  j->out_buf = buf_of(c, c->n->outputs[0]);
-  j->tg = &c->m->t;
-  int rc = lo_flat(c->m, c->n->name, (uint64_t)elems(y), ex_range, j, c->err, c->errlen);
-  free(j);
-  return rc;
+  return flat_expr(c, j, LS_F32);
 }
 
 static int lower_node(lctx *c) {

@@ -35,6 +35,13 @@ static k_src source(const ls_program *p, uint8_t *arena, const rt_inst *x, int k
   return s;
 }
 
+/* input k of x from its vector b0 on */
+static k_src source_at(const ls_program *p, uint8_t *arena, const rt_inst *x, int k, uint32_t b0) {
+  k_src s = source(p, arena, x, k, 1);
+  if (s.p) s.p += (int64_t)b0 * s.stride;
+  return s;
+}
+
 /* A chain and its WRITE (x), RT_CHAIN_BLOCK vectors at a time through two buffers. */
 static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c, const rt_inst *x, uint8_t *scratch,
                         uint32_t v0, uint32_t v1) {
@@ -48,10 +55,9 @@ static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c, con
       const rt_inst *y0 = &p->inst[p->chain[x->chain0]];
       for (uint32_t j = 0; j < x->chain_mac; j++) {
         const rt_inst *y = &p->inst[p->chain[x->chain0 + j]];
-        a[j] = source(p, arena, y, 0, 1), b[j] = source(p, arena, y, 1, 1);
-        a[j].p += (int64_t)b0 * a[j].stride, b[j].p += (int64_t)b0 * b[j].stride;
+        a[j] = source_at(p, arena, y, 0, b0), b[j] = source_at(p, arena, y, 1, b0);
       }
-      if (y0->in.op == LS_OP_MAC) c0 = source(p, arena, y0, 2, 1), c0.p += (int64_t)b0 * c0.stride;
+      if (y0->in.op == LS_OP_MAC) c0 = source_at(p, arena, y0, 2, b0);
       uint8_t *out = scratch + ((x->chain_mac - 1) % 2) * half; /* where the last product would be */
       k_mac_chain(c, x->chain_mac, a, b, y0->in.op == LS_OP_MAC ? &c0 : NULL, out, nb);
       k = x->chain_mac;
@@ -62,14 +68,7 @@ static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c, con
       const uint32_t id = p->chain[x->chain0 + k];
       const rt_inst *y = &p->inst[id];
       k_src s[3];
-      for (int j = 0; j < 3; j++) {
-        if (y->src[j] == prev_id && prev_id != RT_NONE) {
-          s[j] = prev;
-        } else {
-          s[j] = source(p, arena, y, j, 1);
-          if (s[j].p) s[j].p += (int64_t)b0 * s[j].stride;
-        }
-      }
+      for (int j = 0; j < 3; j++) s[j] = y->src[j] == prev_id && prev_id != RT_NONE ? prev : source_at(p, arena, y, j, b0);
       uint8_t *out = scratch + (k % 2) * half;
       k_run(c, &y->in, s, out, 0, nb);
       prev = (k_src){out, (int64_t)ls_vector_bytes(c->t, ls_insn_out_dtype(&y->in))};

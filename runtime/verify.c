@@ -745,6 +745,16 @@ static int tileable(const rt_rep *r) {
   return r->step != 1 && r->len >= 4 && ((r->n1 >= 8 && r->s1 >= -2 && r->s1 <= 2) || (r->n2 >= 8 && r->s2 >= -2 && r->s2 <= 2));
 }
 
+/* a repeated run back as its plain runs, written at out; returns how many */
+static size_t expand_rep(const rt_rep *c, rt_run *out) {
+  size_t k = 0;
+  for (uint32_t b = 0; b < c->n2; b++)
+    for (uint32_t i = 0; i < c->n1; i++)
+      out[k++] = (rt_run){c->dst + (b * c->n1 + i) * c->len,
+                          (uint32_t)((int64_t)c->src + (int64_t)b * c->s2 + (int64_t)i * c->s1), c->len, c->step};
+  return k;
+}
+
 /* The n runs at gruns[first..] into runs (in place, fewer or as many) and repeated runs
  * (pushed to greps). Returns the number of runs left, or n (unchanged) out of memory. */
 static size_t split_repeats(ls_program *p, size_t first, size_t n, size_t *cap, uint32_t *nreps) {
@@ -756,27 +766,17 @@ static size_t split_repeats(ls_program *p, size_t first, size_t n, size_t *cap, 
   const size_t nc = compress_level(c, compress_level(c, n, 1), 2);
   size_t out = 0;
   for (size_t i = 0; i < nc; i++) {
-    if (c[i].n1 > 1 && tileable(&c[i])) {
-      if (p->n_greps == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 256;
-        rt_rep *g = realloc(p->greps, ncap * sizeof *g);
-        if (!g) { /* keep it as runs */
-          for (uint32_t k = 0; k < c[i].n2; k++)
-            for (uint32_t j = 0; j < c[i].n1; j++)
-              r[out++] = (rt_run){c[i].dst + (k * c[i].n1 + j) * c[i].len,
-                                  (uint32_t)((int64_t)c[i].src + (int64_t)k * c[i].s2 + (int64_t)j * c[i].s1), c[i].len, c[i].step};
-          continue;
-        }
-        p->greps = g, *cap = ncap;
-      }
+    if (c[i].n1 > 1 && tileable(&c[i]) && p->n_greps == *cap) {
+      size_t ncap = *cap ? *cap * 2 : 256;
+      rt_rep *g = realloc(p->greps, ncap * sizeof *g);
+      if (g) p->greps = g, *cap = ncap;
+    }
+    if (c[i].n1 > 1 && tileable(&c[i]) && p->n_greps < *cap) {
       p->greps[p->n_greps++] = c[i];
       ++*nreps;
-      continue;
+    } else { /* (out of memory too: kept as runs) */
+      out += expand_rep(&c[i], r + out);
     }
-    for (uint32_t k = 0; k < c[i].n2; k++)
-      for (uint32_t j = 0; j < c[i].n1; j++)
-        r[out++] = (rt_run){c[i].dst + (k * c[i].n1 + j) * c[i].len,
-                            (uint32_t)((int64_t)c[i].src + (int64_t)k * c[i].s2 + (int64_t)j * c[i].s1), c[i].len, c[i].step};
   }
   free(c);
   return out;
