@@ -768,6 +768,32 @@ static void copy_rep(const rt_rep *R, const uint8_t *tab, uint8_t *out, uint64_t
   }
 }
 
+#if defined(__AVX512F__)
+/* A run of at most 16 f32-sized elements, zero or read with a small positive step, by one
+ * masked load and store (runs of an im2col or a pooling window on a small image are mostly
+ * this short: a loop per run costs more than its copy). Returns 0 for any other run. */
+static inline int short_run16(uint8_t *out, const uint8_t *tab, size_t sz, uint64_t d, uint64_t n, uint32_t src, int64_t s0,
+                              int64_t step) {
+  if (sz != 4 || n > 16) return 0;
+  const __mmask16 m = (__mmask16)((1u << n) - 1);
+  float *o = (float *)(out + d * 4);
+  if (src == RT_NONE) {
+    _mm512_mask_storeu_ps(o, m, _mm512_setzero_ps());
+  } else if (step == 1) {
+    _mm512_mask_storeu_ps(o, m, _mm512_maskz_loadu_ps(m, (const float *)tab + s0));
+  } else if (step > 1 && (n - 1) * (uint64_t)step < 16) {
+    const __mmask16 span = (__mmask16)((1u << ((n - 1) * step + 1)) - 1);
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int)step));
+    const __m512 v = _mm512_maskz_loadu_ps(span, (const float *)tab + s0);
+    _mm512_mask_storeu_ps(o, m, _mm512_permutexvar_ps(idx, v));
+  } else {
+    return 0;
+  }
+  return 1;
+}
+#endif
+
 void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, const rt_rep *reps, uint32_t nreps,
                    uint8_t *out, uint32_t v0, uint32_t v1) {
   const size_t sz = ls_dtype_size((ls_dtype)in->t0);
@@ -786,6 +812,9 @@ void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32
     int64_t s0 = runs[r].src, step = runs[r].step;
     if (d < e0) n -= e0 - d, s0 += (int64_t)(e0 - d) * step, d = e0;
     if (d + n > e1) n = e1 - d;
+#if defined(__AVX512F__)
+    if (short_run16(out, tab, sz, d, n, runs[r].src, s0, step)) continue;
+#endif
     const int short_run = sz == 4 && n <= 16; /* (small images): no library call */
     if (runs[r].src == RT_NONE && short_run) {
       for (uint64_t j = 0; j < n; j++) ((uint32_t *)(out + d * 4))[j] = 0;
