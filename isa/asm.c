@@ -486,7 +486,7 @@ typedef struct bytebuf {
 } bytebuf;
 
 static void put_le(uint8_t *out, uint64_t v, size_t bytes) {
-  for (size_t i = 0; i < bytes; i++) out[i] = (uint8_t)(v >> (8 * i));
+  for (size_t i = 0; i < bytes && i < 8; i++) out[i] = (uint8_t)(v >> (8 * i)); /* (v has 8 bytes) */
 }
 
 /* One typed .const value as little-endian bytes (ls_dtype_size(dt) of them) in out. */
