@@ -42,10 +42,17 @@ static k_src source_at(const ls_program *p, uint8_t *arena, const rt_inst *x, in
   return s;
 }
 
-/* A chain and its WRITE (x), RT_CHAIN_BLOCK vectors at a time through two buffers. */
-static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c, const rt_inst *x, uint8_t *scratch,
+/* A chain and its WRITE (x), RT_CHAIN_BLOCK vectors at a time through two buffers. Every
+ * chained instruction works lane by lane and only the WRITE's lanes reach memory, so when it
+ * stores fewer than L lanes, only those are computed (a depthwise convolution of 144
+ * channels: 144 of 256): the kernels run with a target of that many lanes. */
+static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c_all, const rt_inst *x, uint8_t *scratch,
                         uint32_t v0, uint32_t v1) {
   const size_t half = RT_CHAIN_BLOCK * p->chain_vb;
+  ls_target narrow = *c_all->t;
+  k_ctx cn = *c_all;
+  if (x->in.aux && x->in.aux < narrow.lanes) narrow.lanes = x->in.aux, cn.t = &narrow;
+  const k_ctx *c = &cn;
   for (uint32_t b0 = v0; b0 < v1; b0 += RT_CHAIN_BLOCK) {
     const uint32_t nb = v1 - b0 < RT_CHAIN_BLOCK ? v1 - b0 : RT_CHAIN_BLOCK;
     k_src prev = {NULL, 0};
