@@ -2,7 +2,8 @@
  *
  * Takes: a simplified graph (shapes known, constants folded, activations fused).
  * Gives: a module of buffers (one per tensor; reshapes share their input's) and groups.
- * Layout: every tensor is stored row-major and contiguous, as ONNX defines it; a vector is
+ * Layout: every tensor is stored row-major and contiguous, as ONNX defines it (a 4-D one
+ * between 1x1 and depthwise convolutions channels-last instead: plan_layouts); a vector is
  * L consecutive elements. Three building blocks cover every operator:
  *   - elementwise trees over flat ranges (operands broadcast beforehand when they must be);
  *   - the tiled GEMM on the MXM planes (Gemm, MatMul, and Conv after an im2col gather);
@@ -21,6 +22,7 @@ typedef struct lctx {
   lo_module *m;
   int *buf;     /* per tensor: its buffer, or LO_NONE */
   int *splat;   /* per tensor: a one-vector splat of a one-element constant, or LO_NONE */
+  uint8_t *nhwc; /* per tensor: 1 if stored channels-last (see plan_layouts) */
   cg_node *n;
   char *err;
   size_t errlen;
@@ -1047,6 +1049,131 @@ static int lower_matmul(lctx *c) {
   return rc;
 }
 
+/* ---- channels-last regions ---------------------------------------------------------------------
+ * A 1x1 convolution is a GEMM over pixels when its image is stored channels-last (NHWC):
+ * Y[pixel][M] = X[pixel][C] W^T[C][M], the weights on the planes and every pixel of every
+ * image streamed through them (stored NCHW, it is one small GEMM per 256 pixels, the image
+ * on the planes). A depthwise convolution works channels-last anyway (its phase images).
+ * So a rank-4 f32 tensor is stored NHWC when the node that makes it and every node that
+ * reads it is one of those, or elementwise over tensors of its shape (a residual Add): a
+ * MobileNet block then runs without a transpose. Where a region meets an NCHW tensor, the
+ * convolution transposes at its edge. Graph inputs and outputs stay NCHW. */
+
+/* 1: a 1x1 convolution with stride 1, no padding and one group; 2: a depthwise one (as
+ * lower_conv takes it); 0: neither, or not f32 with constant weights over a 4-D image */
+static int conv_kind(const cg_graph *g, const cg_node *n) {
+  if (strcmp(n->op, "Conv") || n->n_inputs < 2 || n->inputs[1] == CG_NONE) return 0;
+  const cg_tensor *x = &g->tensors[n->inputs[0]], *w = &g->tensors[n->inputs[1]];
+  if (x->dtype != LS_F32 || x->rank != 4 || !w->data || w->rank != 4) return 0;
+  int64_t k[2], s[2], p[4], dl[2];
+  if (cg_window_params(n, 2, k, s, p, dl, x->dims, w->dims)) return 0;
+  const int64_t C = x->dims[1], G = cg_attr_int(n, "group", 1), M = w->dims[0];
+  if (G == 1 && k[0] == 1 && k[1] == 1 && s[0] == 1 && s[1] == 1 && !p[0] && !p[1] && !p[2] && !p[3]) return 1;
+  if (G == C && M == C && C > 1 && dl[0] == 1 && dl[1] == 1 && k[0] * k[1] > 1 && s[0] <= 2 && s[1] <= 2) return 2;
+  return 0;
+}
+
+/* elementwise f32 nodes whose inputs are all of the output's shape (or one element):
+ * they compute the same in any layout */
+static int layout_free(const cg_graph *g, const cg_node *n) {
+  static const char *ops[] = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Relu", "Clip", "Sigmoid", "Tanh", "Neg", "Abs"};
+  int known = 0;
+  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) known |= !strcmp(n->op, ops[i]);
+  if (!known || n->n_outputs != 1) return 0;
+  const cg_tensor *y = &g->tensors[n->outputs[0]];
+  if (y->dtype != LS_F32 || y->rank != 4) return 0;
+  for (int k = 0; k < n->n_inputs; k++) {
+    if (n->inputs[k] == CG_NONE) continue;
+    const cg_tensor *a = &g->tensors[n->inputs[k]];
+    if (cg_tensor_elems(a) == 1 && a->data) continue;
+    if (a->rank != 4 || a->data || memcmp(a->dims, y->dims, sizeof(int64_t) * 4)) return 0;
+  }
+  return 1;
+}
+
+static int nhwc_node(const cg_graph *g, const cg_node *n) { return !cg_is_dead(n) && (conv_kind(g, n) || layout_free(g, n)); }
+
+static void plan_layouts(const cg_graph *g, uint8_t *nhwc) {
+  memset(nhwc, 0, (size_t)g->n_tensors);
+  for (int t = 0; t < g->n_tensors; t++) {
+    const cg_tensor *x = &g->tensors[t];
+    if (x->data || x->is_input || x->is_output || x->rank != 4 || x->dtype != LS_F32 || x->producer == CG_NONE ||
+        !nhwc_node(g, &g->nodes[x->producer]))
+      continue;
+    int readers = 0, ok = 1;
+    for (int i = 0; i < g->n_nodes && ok; i++)
+      for (int k = 0; k < g->nodes[i].n_inputs && ok; k++)
+        if (g->nodes[i].inputs[k] == t && !cg_is_dead(&g->nodes[i])) readers++, ok = nhwc_node(g, &g->nodes[i]);
+    for (int o = 0; o < g->n_outputs; o++) ok &= g->outputs[o] != t;
+    nhwc[t] = (uint8_t)(ok && readers > 0);
+  }
+  /* an elementwise node computes in one layout: where its tensors disagree, all are NCHW */
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+      const cg_node *n = &g->nodes[i];
+      if (cg_is_dead(n) || !layout_free(g, n)) continue;
+      int any = nhwc[n->outputs[0]], all = any;
+      for (int k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] != CG_NONE && g->tensors[n->inputs[k]].rank == 4)
+          any |= nhwc[n->inputs[k]], all &= nhwc[n->inputs[k]];
+      if (any && !all) {
+        nhwc[n->outputs[0]] = 0;
+        for (int k = 0; k < n->n_inputs; k++)
+          if (n->inputs[k] != CG_NONE) nhwc[n->inputs[k]] = 0;
+        changed = 1;
+      }
+    }
+  }
+}
+
+/* images [R][Q] -> [Q][R], n of them, by gathers that share one table */
+static int transpose_images(lctx *c, int dst, int src, int64_t n, int64_t R, int64_t Q) {
+  int32_t *idx = malloc(sizeof *idx * (size_t)(R * Q));
+  if (!idx) return fail(c, "out of memory");
+  for (int64_t q = 0; q < Q; q++)
+    for (int64_t r = 0; r < R; r++) idx[q * R + r] = (int32_t)(r * Q + q);
+  char name[200];
+  snprintf(name, sizeof name, "%s.transpose%lldx%lld", c->n->name, (long long)R, (long long)Q);
+  const int tab = lo_buf_const(c->m, name, idx, (uint64_t)(R * Q) * 4);
+  free(idx);
+  for (int64_t i = 0; i < n; i++)
+    if (lo_gather_with(c->m, c->n->name, dst, (uint64_t)(i * R * Q) * 4, src, (uint64_t)(i * R * Q) * 4,
+                       (uint64_t)(R * Q), LS_F32, tab, (uint64_t)(R * Q), c->err, c->errlen))
+      return -1;
+  return 0;
+}
+
+/* a 1x1 convolution with an NHWC input or output: one GEMM over every pixel of every image,
+ * Y[N*H*W][M] = X[N*H*W][C] W^T + bias; an NCHW side is transposed at the edge */
+static int lower_pointwise_nhwc(lctx *c, int in_nhwc, int out_nhwc) {
+  const cg_tensor *x = T(c, 0), *w = T(c, 1), *bias = T(c, 2), *y = &c->g->tensors[c->n->outputs[0]];
+  const int64_t N = x->dims[0], C = x->dims[1], P = x->dims[2] * x->dims[3], M = w->dims[0];
+  char name[200];
+  int xb = buf_of(c, tid(c, 0)), yb = buf_of(c, c->n->outputs[0]);
+  if (!in_nhwc) {
+    snprintf(name, sizeof name, "%s.nhwc_in", c->n->name);
+    const int t = lo_buf_new(c->m, name, cg_tensor_bytes(x));
+    if (transpose_images(c, t, xb, N, C, P)) return -1;
+    xb = t;
+  }
+  int gb = yb;
+  if (!out_nhwc) {
+    snprintf(name, sizeof name, "%s.nhwc_out", c->n->name);
+    gb = lo_buf_new(c->m, name, cg_tensor_bytes(y));
+  }
+  const int wt = const_transposed(c, w, M, C, 1);
+  if (wt < 0) return -1;
+  lo_epilogue ep;
+  epilogue_of(c->n, &ep);
+  lo_mat X = {xb, 0, C * 4, 0}, W = {wt, 0, M * 4, 0}, Y = {gb, 0, M * 4, 0};
+  lo_mat acc = {bias ? buf_of(c, tid(c, 2)) : LO_NONE, 0, 0, (int64_t)L * 4}; /* one row for every row */
+  if (lo_gemm(c->m, c->n->name, (uint32_t)(N * P), (uint32_t)C, (uint32_t)M, X, W, bias ? &acc : NULL, Y, &ep, c->err,
+              c->errlen))
+    return -1;
+  return out_nhwc ? 0 : transpose_images(c, yb, gb, N, P, M);
+}
+
 /* ---- depthwise convolution (one channel per group) ------------------------------------------
  * Channels go on lanes. A gather copies the padded image into channels-last phase images
  * (stride s: s*s phases, so that every tap reads its phase at a constant pixel shift); one
@@ -1106,7 +1233,7 @@ static int dw_mac_groups(lctx *c, const dw_plan *d, int xq, int wt, int bb, int 
   return 0;
 }
 
-static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const int64_t *p) {
+static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const int64_t *p, int in_nhwc, int out_nhwc) {
   const cg_tensor *x = T(c, 0), *w = T(c, 1), *bias = T(c, 2), *y = &c->g->tensors[c->n->outputs[0]];
   dw_plan d = {0};
   d.C = x->dims[1], d.H = x->dims[2], d.W = x->dims[3], d.kh = k[0], d.kw = k[1], d.sy = s[0], d.sx = s[1];
@@ -1136,29 +1263,33 @@ static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const in
   snprintf(name, sizeof name, "%s.bias", c->n->name);
   const int bb = bias ? lo_buf_const(c->m, name, wv + T * d.nch * L, (uint64_t)(d.nch * L) * 4) : LO_NONE;
   free(wv);
-  /* gather tables: one phase row [Wq][C] per column phase, relative to its image row; a row
-   * of zeros; Q back to [channel][Ho][Wo] for DW_CHANNELS channels, relative to the first */
-  const int64_t CB = C < DW_CHANNELS ? C : DW_CHANNELS;
-  const int64_t rowlen = d.Wq * C;
-  int32_t *ti = malloc(sizeof *ti * (size_t)((d.sx + 1) * rowlen + CB * P));
+  /* gather tables: one phase row [Wq][C] per column phase, relative to its image row (in
+   * either layout); a row of zeros; Q back to [channel][Ho][Wo] for DW_CHANNELS channels,
+   * relative to the first, or (NHWC) one output row [Wo][C] of Q's row */
+  const int64_t CB = out_nhwc ? 1 : C < DW_CHANNELS ? C : DW_CHANNELS, OUT = out_nhwc ? d.Wo * C : CB * P;
+  const int64_t rowlen = d.Wq * C, row_elems = in_nhwc ? d.W * C : d.W; /* an image row's stride */
+  int32_t *ti = malloc(sizeof *ti * (size_t)((d.sx + 1) * rowlen + OUT));
   if (!ti) return fail(c, "out of memory");
   for (int64_t px = 0; px < d.sx; px++)
     for (int64_t b = 0; b < d.Wq; b++)
       for (int64_t ch = 0; ch < C; ch++) {
         const int64_t ix = b * d.sx + px - d.pl;
-        ti[px * rowlen + b * C + ch] = ix < 0 || ix >= d.W ? -1 : (int32_t)(ch * HW + ix);
+        ti[px * rowlen + b * C + ch] = ix < 0 || ix >= d.W ? -1 : (int32_t)(in_nhwc ? ix * C + ch : ch * HW + ix);
       }
   for (int64_t e = 0; e < rowlen; e++) ti[d.sx * rowlen + e] = -1;
   int32_t *to = ti + (d.sx + 1) * rowlen;
-  for (int64_t ch = 0; ch < CB; ch++)
-    for (int64_t q = 0; q < P; q++) to[ch * P + q] = (int32_t)(((q / d.Wo) * d.Wq + q % d.Wo) * C + ch);
+  if (out_nhwc)
+    for (int64_t e = 0; e < OUT; e++) to[e] = (int32_t)e;
+  else
+    for (int64_t ch = 0; ch < CB; ch++)
+      for (int64_t q = 0; q < P; q++) to[ch * P + q] = (int32_t)(((q / d.Wo) * d.Wq + q % d.Wo) * C + ch);
   int rowtab[3], outtab;
   for (int64_t px = 0; px <= d.sx; px++) {
     snprintf(name, sizeof name, "%s.rows%d", c->n->name, (int)px);
     rowtab[px] = lo_buf_const(c->m, name, ti + px * rowlen, (uint64_t)rowlen * 4);
   }
   snprintf(name, sizeof name, "%s.cols", c->n->name);
-  outtab = lo_buf_const(c->m, name, to, (uint64_t)(CB * P) * 4);
+  outtab = lo_buf_const(c->m, name, to, (uint64_t)OUT * 4);
   free(ti);
   const int zerotab = rowtab[d.sx];
   snprintf(name, sizeof name, "%s.phases", c->n->name);
@@ -1182,12 +1313,20 @@ static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const in
           const int64_t iy = a * d.sy + py - d.pt;
           const uint64_t dst = (uint64_t)(((py * d.sx + px) * d.PS + a * d.Wq) * C) * 4;
           const int real = a < d.Hq && iy >= 0 && iy < d.H;
-          if (lo_gather_with(c->m, c->n->name, xq, dst, xb, xoff + (real ? (uint64_t)(iy * d.W) * 4 : 0),
-                             (uint64_t)(C * HW - (real ? iy * d.W : 0)), LS_F32, real ? rowtab[px] : zerotab,
+          if (lo_gather_with(c->m, c->n->name, xq, dst, xb, xoff + (real ? (uint64_t)(iy * row_elems) * 4 : 0),
+                             (uint64_t)(C * HW - (real ? iy * row_elems : 0)), LS_F32, real ? rowtab[px] : zerotab,
                              (uint64_t)rowlen, c->err, c->errlen))
             return -1;
         }
     if (dw_mac_groups(c, &d, xq, wt, bb, tmp, yq, &ep)) return -1;
+    if (out_nhwc) { /* Q's rows without their last Wq - Wo pixels */
+      for (int64_t oy = 0; oy < d.Ho; oy++)
+        if (lo_gather_with(c->m, c->n->name, yb, (uint64_t)(((n * d.Ho + oy) * d.Wo) * C) * 4, yq,
+                           (uint64_t)(oy * rowlen) * 4, qbytes / 4 - (uint64_t)(oy * rowlen), LS_F32, outtab,
+                           (uint64_t)OUT, c->err, c->errlen))
+          return -1;
+      continue;
+    }
     /* Q -> Y, DW_CHANNELS channels at a time (one table serves every block) */
     for (int64_t c0 = 0; c0 < C; c0 += DW_CHANNELS) {
       const int64_t cb = C - c0 < DW_CHANNELS ? C - c0 : DW_CHANNELS;
@@ -1211,8 +1350,9 @@ static int lower_conv(lctx *c) {
   const int64_t G = cg_attr_int(c->n, "group", 1), M = w->dims[0], Mg = M / G, Cg = C / G;
   const int64_t Ho = y->dims[2], Wo = y->dims[3], P = Ho * Wo, K = Cg * k[0] * k[1];
   const int direct = k[0] == 1 && k[1] == 1 && s[0] == 1 && s[1] == 1 && p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0;
-  if (G == C && M == C && C > 1 && dl[0] == 1 && dl[1] == 1 && k[0] * k[1] > 1 && s[0] <= 2 && s[1] <= 2)
-    return lower_depthwise(c, k, s, p);
+  const int kind = conv_kind(c->g, c->n), in_nhwc = c->nhwc[tid(c, 0)], out_nhwc = c->nhwc[c->n->outputs[0]];
+  if (kind == 2) return lower_depthwise(c, k, s, p, in_nhwc, out_nhwc);
+  if (in_nhwc || out_nhwc) return lower_pointwise_nhwc(c, in_nhwc, out_nhwc); /* (kind 1: plan_layouts) */
   /* bias as a per-row splat: row m holds bias[m] in every lane */
   float *bs = calloc((size_t)(M * L), sizeof *bs);
   if (!bs) return fail(c, "out of memory");
@@ -1781,12 +1921,14 @@ static int lower_node(lctx *c) {
 }
 
 int cg_lower(cg_graph *g, lo_module *m, char *const *output_names, char *err, size_t errlen) {
-  lctx c = {g, m, malloc(sizeof(int) * (size_t)g->n_tensors), malloc(sizeof(int) * (size_t)g->n_tensors), NULL, err, errlen};
-  if (!c.buf || !c.splat) {
-    free(c.buf), free(c.splat);
+  lctx c = {g, m, malloc(sizeof(int) * (size_t)g->n_tensors), malloc(sizeof(int) * (size_t)g->n_tensors),
+            malloc((size_t)g->n_tensors + 1), NULL, err, errlen};
+  if (!c.buf || !c.splat || !c.nhwc) {
+    free(c.buf), free(c.splat), free(c.nhwc);
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  plan_layouts(g, c.nhwc);
   for (int i = 0; i < g->n_tensors; i++) c.buf[i] = c.splat[i] = LO_NONE;
   /* graph inputs, and a buffer of its own for every graph output */
   for (int i = 0; i < g->n_inputs; i++) {
@@ -1795,7 +1937,7 @@ int cg_lower(cg_graph *g, lo_module *m, char *const *output_names, char *err, si
   }
   int *out_buf = malloc(sizeof(int) * (size_t)(g->n_outputs ? g->n_outputs : 1));
   if (!out_buf) {
-    free(c.buf), free(c.splat);
+    free(c.buf), free(c.splat), free(c.nhwc);
     snprintf(err, errlen, "out of memory");
     return -1;
   }
@@ -1837,5 +1979,6 @@ int cg_lower(cg_graph *g, lo_module *m, char *const *output_names, char *err, si
   free(out_buf);
   free(c.buf);
   free(c.splat);
+  free(c.nhwc);
   return rc;
 }

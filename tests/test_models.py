@@ -356,6 +356,69 @@ def compiler_checks(tool, work):
             check(err < 1e-5, "a depthwise %dx%d convolution, %d channels, stride %d (%s)" % (k, k, C, st, mode),
                   "max error %.3g relative %s" % (err, r.stderr.strip()))
 
+    # channels-last regions: 1x1 and depthwise convolutions, and the Adds between them, keep
+    # their tensors NHWC (a 1x1 convolution is then one GEMM of every pixel of both images:
+    # an MM of 162 or 50 rows); the edges to NCHW tensors (the graph's input and outputs, an
+    # Add with the input) in every combination, against a direct computation in double
+    def conv(x, w, b, st, pad, groups):
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        M, cg, k = w.shape[0], w.shape[1], w.shape[2]
+        Ho, Wo = (xp.shape[2] - k) // st + 1, (xp.shape[3] - k) // st + 1
+        y = np.zeros((x.shape[0], M, Ho, Wo))
+        for m in range(M):
+            g0 = (m // (M // groups)) * cg
+            for ky in range(k):
+                for kx in range(k):
+                    win = xp[:, g0:g0 + cg, ky:ky + st * (Ho - 1) + 1:st, kx:kx + st * (Wo - 1) + 1:st]
+                    y[:, m] += np.einsum("nchw,c->nhw", win, w[m, :, ky, kx])
+        return y + (b[None, :, None, None] if b is not None else 0)
+
+    x = rng.standard_normal((2, 8, 9, 9)).astype(np.float32)
+    ws = {"wa": (8, 1, 3), "w1": (24, 8, 1), "w2": (24, 1, 3), "w3": (8, 24, 1), "w4": (16, 8, 1), "w5": (16, 1, 3),
+          "w6": (16, 16, 1), "w7": (12, 16, 1), "wz": (16, 1, 3)}
+    W = {k: (rng.standard_normal((m, c, s, s)) * 0.5).astype(np.float32) for k, (m, c, s) in ws.items()}
+    B = {k: rng.standard_normal(ws[k][0]).astype(np.float32) for k in ws}
+    specs = (("wa", "x", "ta", 1, 1, 8, False), ("w1", "ta", "t1", 1, 0, 1, True), ("w2", "t1", "t2", 1, 1, 24, True),
+             ("w3", "t2", "t3", 1, 0, 1, False), ("w4", "r", "t4", 1, 0, 1, True), ("w5", "t4", "t5", 2, 1, 16, True),
+             ("w6", "t5", "t6", 1, 0, 1, False), ("w7", "a", "y", 1, 0, 1, False), ("wz", "a", "z", 1, 1, 16, False))
+    nodes, inits, vals = [], [], {"x": x.astype(np.float64)}
+    for wk, src, dst, st, pad, grp, clip in specs:
+        k = ws[wk][2]
+        out = dst + "c" if clip else dst
+        nodes.append(helper.make_node("Conv", [src, wk, "b" + wk], [out], strides=[st, st], pads=[pad] * 4, group=grp,
+                                      kernel_shape=[k, k]))
+        inits += [numpy_helper.from_array(W[wk], wk), numpy_helper.from_array(B[wk], "b" + wk)]
+        v = conv(vals[src], W[wk].astype(np.float64), B[wk].astype(np.float64), st, pad, grp)
+        if clip:
+            nodes.append(helper.make_node("Clip", [out, "lo", "hi"], [dst]))
+            v = np.clip(v, 0, 6)
+        vals[dst] = v
+        if dst == "t3":
+            nodes.append(helper.make_node("Add", ["t3", "x"], ["r"]))
+            vals["r"] = vals["t3"] + vals["x"]
+        if dst == "t6":
+            nodes.append(helper.make_node("Add", ["t6", "t5"], ["a"]))
+            vals["a"] = vals["t6"] + vals["t5"]
+    inits += [numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.from_array(np.array(6, np.float32), "hi")]
+    g = helper.make_graph(nodes, "nhwc", [vi("x", TensorProto.FLOAT, list(x.shape))],
+                          [vi("y", TensorProto.FLOAT, list(vals["y"].shape)), vi("z", TensorProto.FLOAT, list(vals["z"].shape))],
+                          inits)
+    path = os.path.join(work, "nhwc.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    np.save(os.path.join(work, "nhwc_x.npy"), x)
+    lsa = os.path.join(work, "nhwc.lsa")
+    r = run([tool, "compile", path, "-o", os.path.join(work, "nhwc.lsp"), "--emit-asm", lsa])
+    rows = set(re.findall(r"\bmm\.f32 [^\n]*\bn=(\d+)", open(lsa).read())) if r.returncode == 0 else set()
+    errs = []
+    for mode in ("fast", "checked"):
+        outs = {o: os.path.join(work, "nhwc_%s_%s.npy" % (o, mode)) for o in "yz"}
+        r2 = run([tool, "run", path, "--input", os.path.join(work, "nhwc_x.npy"), "--mode", mode] +
+                 sum([["-o", "%s=%s" % (o, f)] for o, f in outs.items()], []))
+        for o, f in outs.items():
+            errs.append(np.max(np.abs(np.load(f) - vals[o])) / np.max(np.abs(vals[o])) if r2.returncode == 0 else 1)
+    check(max(errs) < 1e-5 and {"162", "50"} <= rows, "channels-last 1x1 and depthwise convolutions, every edge",
+          "max error %.3g relative; MM rows %s %s" % (max(errs), sorted(rows), (r.stderr + r2.stderr).strip()))
+
     # elementwise nodes fused into one pass: GELU (Div, Erf, Add, Mul, Mul) writes memory
     # once per range, not five times; an intermediate that is also a graph output, or that
     # is read twice, stays a tensor of its own; a broadcast bias inside a fused chain
