@@ -579,16 +579,21 @@ void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src) {
   memcpy(c->planes + in->aux * c->plane_stride, &h, sizeof h);
 }
 
-/* MM computes its rows in blocks of mm_block(n) rows, each block one GEMM call (a block of
+/* MM computes its rows in blocks of mm_block rows, each block one GEMM call (a block of
  * at most 4 rows: the reference loop, sums in k order): a GEMM's rounding may depend on how
- * many rows it is given, so the blocks are fixed by n alone and threads take whole blocks.
- * At most 8 blocks, at least 256 rows each (every call packs the plane again), multiples
- * of 16. */
-static uint32_t mm_block(uint32_t n) {
+ * many rows it is given, so the blocks are fixed by the instruction alone (rows and
+ * columns) and threads take whole blocks. At most 8 blocks, at least 256 rows each (every
+ * call packs the plane again), multiples of 16; but no block of more than 64K outputs
+ * (a 1x1 convolution over 12,544 pixels), so that a block's output is still in cache when
+ * its activation is applied. */
+static uint32_t mm_block(const k_ctx *c, const ls_insn *in) {
+  const uint32_t n = in->n, cols = in->imm ? (uint32_t)in->imm : L;
   uint32_t blocks = (n + 255) / 256;
   if (blocks > 8) blocks = 8;
   if (blocks == 0) blocks = 1;
   uint32_t rows = (n + blocks - 1) / blocks;
+  const uint32_t cap = 65536 / cols;
+  if (rows > cap) rows = cap > 256 ? cap : 256;
   return (rows + 15) / 16 * 16;
 }
 
@@ -637,22 +642,32 @@ static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3],
 }
 
 static void mm_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1) {
-  const uint32_t b = mm_block(in->n);
+  const uint32_t b = mm_block(c, in);
   for (uint32_t r = v0; r < v1; r += b) mm_block_rows(c, in, src, (float *)out, L, L, r, r + b < v1 ? r + b : v1);
 }
 
 /* the planner guarantees d->lanes >= the MM's columns: the GEMM has the same shape as in
  * checked mode, so the same rounding */
 void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst *d, uint32_t v0, uint32_t v1) {
-  const uint32_t b = mm_block(in->n);
+  const uint32_t b = mm_block(c, in);
   float *C = (float *)d->p;
   const uint64_t ldc = (uint64_t)d->stride / 4;
-  for (uint32_t r = v0; r < v1; r += b) mm_block_rows(c, in, src, C, ldc, d->lanes, r, r + b < v1 ? r + b : v1);
-  for (int e = 0; e < d->n; e++)
-    for (uint32_t i = v0; i < v1; i++) {
-      float *row = C + (size_t)i * ldc;
-      ew_any((ls_op)d->ops[e]->op, LS_F32, (uint8_t *)row, (const uint8_t *)row, NULL, NULL, d->lanes, d->ops[e]->imm);
+  for (uint32_t r = v0; r < v1; r += b) {
+    const uint32_t r1 = r + b < v1 ? r + b : v1;
+    mm_block_rows(c, in, src, C, ldc, d->lanes, r, r1);
+    for (int e = 0; e < d->n; e++) { /* the activation while the block is in cache */
+      const ls_op op = (ls_op)d->ops[e]->op;
+      if (ldc == d->lanes) { /* rows back to back: one pass */
+        uint8_t *rows = (uint8_t *)(C + (size_t)r * ldc);
+        ew_any(op, LS_F32, rows, rows, NULL, NULL, (size_t)(r1 - r) * ldc, d->ops[e]->imm);
+        continue;
+      }
+      for (uint32_t i = r; i < r1; i++) {
+        float *row = C + (size_t)i * ldc;
+        ew_any(op, LS_F32, (uint8_t *)row, (const uint8_t *)row, NULL, NULL, d->lanes, d->ops[e]->imm);
+      }
     }
+  }
 }
 
 #if defined(__AVX2__)
@@ -868,7 +883,7 @@ void k_mac_chain(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, con
 
 uint32_t k_grain(const ls_target *t, const ls_insn *in) {
   (void)t;
-  return in->op == LS_OP_MM ? mm_block(in->n) : 1;
+  return in->op == LS_OP_MM ? mm_block(&(k_ctx){t, NULL, NULL, 0}, in) : 1;
 }
 
 int k_splittable(ls_op op) {

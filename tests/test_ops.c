@@ -1791,6 +1791,41 @@ Test(fast, chains_compute_the_lanes_their_write_stores) {
   ls_free(p);
 }
 
+/* y = min(max(x W + b, 0), 6) for 4096 rows of 200 columns: fast mode writes the MM straight
+ * to y, in blocks of rows, and applies the clip to each block as it is done (one pass over
+ * the block when its rows are back to back, as here) */
+Test(fast, mm_activation_block_by_block) {
+  enum { N = 4096, K = 4, COLS = 200, L = 256 };
+  static float x[N * K], w[K * L], b[L], y[N * COLS];
+  for (int i = 0; i < N * K; i++) x[i] = (float)(i % 5 - 2);
+  for (int i = 0; i < K * L; i++) w[i] = (float)(i % 7 - 3);
+  for (int j = 0; j < L; j++) b[j] = (float)(j % 3 - 1);
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < COLS; j++) {
+      float s = b[j];
+      for (int k = 0; k < K; k++) s += x[i * K + k] * w[k * L + j]; /* small integers: exact */
+      y[i * COLS + j] = s < 0 ? 0 : s > 6 ? 6 : s;
+    }
+  char src[1024];
+  snprintf(src, sizeof src,
+           ".target host\n.input W f32 [%d] @0\n.input x f32 [%d] @4096\n.input b f32 [%d] @69632\n"
+           ".output y f32 [%d] @70656\nmem0:\n @0 read.f32 e0, [W], n=4\nmxm0:\n @3 lw.f32 p0, e0, n=4\n"
+           "mem1:\n @4 read.f32 e1, [x], n=%d, stride=16, lanes=4\nmem3:\n @4 read.f32 e3, [b], n=%d, stride=0\n"
+           "mxm0:\n @7 mm.f32 e2, p0, e1, e3, n=%d, cols=%d\nvxm0:\n @12 maxs.f32 e4, e2, 0, n=%d\n"
+           "vxm1:\n @14 mins.f32 e5, e4, 6, n=%d\nmem2:\n @16 write.f32 [y], e5, n=%d, stride=%d, lanes=%d\n",
+           K * L, N * K, L, N * COLS, N, N, N, COLS, N, N, N, COLS * 4, COLS);
+  const tio in[] = {IO("W", w), IO("x", x), IO("b", b)}, out[] = {IO("y", y)};
+  CHECK(src, in, out);
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  uint32_t epi = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++)
+    if (p->inst[i].in.op == LS_OP_MM && p->inst[i].direct != RT_NONE) epi = p->inst[i].n_epi;
+  cr_assert_eq(epi, 2u, "the MM does not write y directly through its two activations (%u)", epi);
+  ls_free(p);
+}
+
 Test(fast, chains_of_elementwise_instances) {
   chain_case(5, 0);
   chain_case(8192, 0);
