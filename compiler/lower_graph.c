@@ -1182,7 +1182,8 @@ static int lower_pointwise_nhwc(lctx *c, int in_nhwc, int out_nhwc) {
  * with w_tap the tap's weights of the lanes' channels, read as one vector n times; a
  * vector holds g = L / C whole pixels (C <= L) or L channels of one pixel. A second gather
  * takes Q back to [channel][Ho][Wo], DW_CHANNELS channels at a time. */
-#define DW_TAPS_PER_GROUP 6
+/* taps per group: two reads each, plus the partial sum and the write, on the MEM slices */
+#define DW_TAPS_PER_GROUP ((int64_t)(c->m->t.slices[LS_UNIT_MEM] > 4 ? (c->m->t.slices[LS_UNIT_MEM] - 2) / 2 : 1))
 #define DW_CHUNK 64
 #define DW_CHANNELS 16
 

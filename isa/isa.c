@@ -85,11 +85,12 @@ int ls_op_accepts(ls_op op, ls_dtype t) {
 /* ---- targets ---------------------------------------------------------------------------- */
 
 /* host: shaped so the CPU executor is fast. Wide vectors amortise per-instruction work; four
- * 256x256 MXM planes give GEMM blocks that OpenBLAS runs near its peak. */
+ * 256x256 MXM planes give GEMM blocks that OpenBLAS runs near its peak; 32 MEM slices let a
+ * 3x3 depthwise convolution's nine taps (18 reads, a bias read and a write) be one group. */
 static const ls_target preset_host = {
     .name = "host",
     .lanes = 256,
-    .slices = {[LS_UNIT_MEM] = 16, [LS_UNIT_VXM] = 16, [LS_UNIT_MXM] = 4, [LS_UNIT_SXM] = 4},
+    .slices = {[LS_UNIT_MEM] = 32, [LS_UNIT_VXM] = 16, [LS_UNIT_MXM] = 4, [LS_UNIT_SXM] = 4},
     .streams = 32,
     .sram_bytes = 1ull << 32,
     .clock_mhz = 1000,

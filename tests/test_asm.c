@@ -473,7 +473,7 @@ Test(asm, errors_name_the_line_and_the_problem) {
   check_error(".target host\n.input a f32 [4] @0\n.output a f32 [4] @16\n", 3, "duplicate");
   check_error(".target host\n.input a f32 [1,2,3,4,5,6,7,8,9] @0\n", 2, "dimensions");
   check_error(".target host\n.input a f32 [4]\n", 2, "@");
-  check_error(".target host\nmem16:\n", 2, "mem16");
+  check_error(".target host\nmem32:\n", 2, "mem32");
   check_error(".target host\nicu0:\n", 2, "icu");
   check_error(".target host\nalu0:\n", 2, "queue label");
   check_error(".target host\n  nop 1\n", 2, "queue label");

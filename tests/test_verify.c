@@ -175,5 +175,5 @@ Test(verify, corrupt_fields) {
   expect_field_error(stray_field, "field stride must be 0");
   expect_field_error(bad_queue, "not a slice kind");
   expect_field_error(dup_queue, "appears twice");
-  expect_field_error(missing_slice, "has only 16 mem slices");
+  expect_field_error(missing_slice, "has only 32 mem slices");
 }
