@@ -319,13 +319,15 @@ def compiler_checks(tool, work):
 
     # depthwise convolutions (one channel per group: channels on lanes, phase images for
     # stride 2) against a direct loop in double: channel counts below, not dividing and
-    # above the 256 lanes, strides 1 and 2, odd padding, 3x3 and 5x5 (partial sums through
-    # temporaries), with and without bias, two images, and a fused Clip (ReLU6)
+    # above the 256 lanes, strides 1 and 2, odd padding, 3x3, 5x5 and 7x7 (partial sums
+    # through one and two temporaries: 15 taps a group on host), with and without bias, two
+    # images, and a fused Clip (ReLU6)
     for ci, (C, H, W, k, st, pads, bias, clip) in enumerate(((8, 9, 7, 3, 1, (1, 1, 1, 1), True, False),
                                                             (96, 12, 12, 3, 2, (1, 1, 1, 1), True, True),
                                                             (300, 6, 5, 3, 1, (1, 1, 1, 1), False, False),
                                                             (5, 11, 10, 5, 2, (2, 1, 0, 2), True, False),
-                                                            (3, 4, 300, 3, 1, (0, 1, 0, 1), True, False))):
+                                                            (3, 4, 300, 3, 1, (0, 1, 0, 1), True, False),
+                                                            (4, 9, 9, 7, 1, (3, 3, 3, 3), True, True))):
         x = rng.standard_normal((2, C, H, W)).astype(np.float32)
         w = rng.standard_normal((C, 1, k, k)).astype(np.float32)
         b = rng.standard_normal(C).astype(np.float32)
