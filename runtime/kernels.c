@@ -81,11 +81,15 @@ static void erf_fullf(float *d, const float *a, size_t n) {
 static void erf_smallf(float *d, const float *a, size_t n) {
   for (size_t k = 0; k < n; k++) d[k] = (float)erf_series_lo(a[k]);
 }
-/* blocks of 64 elements: the short series where it suffices, else both; the same value for
- * every element either way (the short series is the first half of the full one) */
+/* blocks of ERF_BLOCK elements: the short series where it suffices, else both; the same
+ * value for every element either way (the short series is the first half of the full one).
+ * A transformer's GELU inputs: 75% of blocks of 16 need only the short series, 32% of
+ * blocks of 64; its GELU chain took 28 us with blocks of 16, 31 with 32, 37 with 8, 42
+ * with 64 (profiling build) */
+#define ERF_BLOCK 16
 static void erf_vecf(float *d, const float *a, size_t n) {
-  for (size_t k0 = 0; k0 < n; k0 += 64) {
-    const size_t m = n - k0 < 64 ? n - k0 : 64;
+  for (size_t k0 = 0; k0 < n; k0 += ERF_BLOCK) {
+    const size_t m = n - k0 < ERF_BLOCK ? n - k0 : ERF_BLOCK;
     int small = 1;
     for (size_t j = 0; j < m; j++) small &= fabsf(a[k0 + j]) < 1.0f; /* false for NaN */
     if (small) erf_smallf(d + k0, a + k0, m);
