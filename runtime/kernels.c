@@ -816,6 +816,28 @@ static inline int short_run16(uint8_t *out, const uint8_t *tab, size_t sz, uint6
 }
 #endif
 
+#if defined(__AVX512F__)
+/* o[j] = t[2j] for j < n, 16 at a time from two loads, the even lanes picked; masked loads
+ * and stores at the end, so nothing past t[2(n-1)] is read */
+static void every_other(uint8_t *out, const uint8_t *tab, uint64_t n) {
+  float *o = (float *)out;
+  const float *t = (const float *)tab;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  uint64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m512 a = _mm512_loadu_ps(t + 2 * j), b = _mm512_maskz_loadu_ps(0x7fff, t + 2 * j + 16);
+    _mm512_storeu_ps(o + j, _mm512_permutex2var_ps(a, even, b));
+  }
+  if (j < n) {
+    const uint64_t span = 2 * (n - j) - 1; /* elements read: 1 to 31 */
+    const __mmask16 ma = (__mmask16)(span >= 16 ? 0xffff : (1u << span) - 1);
+    const __mmask16 mb = (__mmask16)(span > 16 ? (1u << (span - 16)) - 1 : 0);
+    const __m512 a = _mm512_maskz_loadu_ps(ma, t + 2 * j), b = _mm512_maskz_loadu_ps(mb, t + 2 * j + 16);
+    _mm512_mask_storeu_ps(o + j, (__mmask16)((1u << (n - j)) - 1), _mm512_permutex2var_ps(a, even, b));
+  }
+}
+#endif
+
 void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, const rt_rep *reps, uint32_t nreps,
                    uint8_t *out, uint32_t v0, uint32_t v1) {
   const size_t sz = ls_dtype_size((ls_dtype)in->t0);
@@ -836,6 +858,10 @@ void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32
     if (d + n > e1) n = e1 - d;
 #if defined(__AVX512F__)
     if (short_run16(out, tab, sz, d, n, runs[r].src, s0, step)) continue;
+    if (sz == 4 && step == 2 && runs[r].src != RT_NONE) { /* every other element (a stride-2 window) */
+      every_other(out + d * 4, tab + s0 * 4, n);
+      continue;
+    }
 #endif
     const int short_run = sz == 4 && n <= 16; /* (small images): no library call */
     if (runs[r].src == RT_NONE && short_run) {

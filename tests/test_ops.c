@@ -460,9 +460,10 @@ static void sem_gather_transposes(void) {
 /* Short runs (fast mode copies a run of up to 16 elements with one masked load and store
  * where the CPU has AVX-512): an im2col of a small padded image, a 2 x 2 pooling window's
  * corners, every length from 1 to 17 at steps 1 to 6 (in and just out of 16 elements'
- * reach), reversed runs, runs that end at the table's last element, zeros between. */
+ * reach), every other element in runs of 17 to 40, reversed runs, runs that end at the
+ * table's last element, zeros between. */
 static void sem_gather_short_runs(void) {
-  enum { H = 7, W = 7, CH = 3, P = 1, K = 3, N = 2048 };
+  enum { H = 7, W = 7, CH = 3, P = 1, K = 3, N = 4096 };
   static float t[CH * H * W];
   static int32_t idx[N];
   for (uint32_t i = 0; i < CH * H * W; i++) t[i] = (float)i * 1.5f - 20.0f;
@@ -494,6 +495,11 @@ static void sem_gather_short_runs(void) {
       idx[n++] = -1; /* a zero between runs */
       for (int j = 0; j < len && len <= 4; j++) idx[n++] = nt - 1 - j * step; /* reversed, from the last element */
     }
+  for (int len = 17; len <= 40; len++) { /* every other element, long runs (16 at a time) */
+    const int s0 = len % 2 ? nt - 1 - (len - 1) * 2 : len; /* odd lengths end at the last element */
+    for (int j = 0; j < len; j++) idx[n++] = s0 + j * 2;
+    idx[n++] = -1;
+  }
   for (int j = 0; j < 16; j++) idx[n++] = nt - 16 + j; /* the table's last 16 elements */
   for (int j = 0; j < 16; j++) idx[n++] = -1;           /* 16 zeros */
   while (n % 4) idx[n++] = -1;
