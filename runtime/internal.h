@@ -30,6 +30,7 @@ typedef struct rt_inst {
   uint8_t skip;        /* absorbed into another instance: not run */
   uint8_t plane_ptr;   /* an LW that records where its rows are instead of copying them */
   uint8_t n_epi;       /* MM: immediates applied on the way to memory (absorbed VXM ops) */
+  uint8_t acc_in_place; /* MM: its output slot is its accumulator's (plan_slots) */
   uint32_t direct;     /* the WRITE this instance writes through to, or RT_NONE */
   uint32_t epi[4];     /* MM: the absorbed VXM instances, in order */
   uint32_t n_cons;     /* instances reading our output */

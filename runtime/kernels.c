@@ -613,8 +613,9 @@ static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3],
   C += (size_t)v0 * ldc;
   for (uint32_t i = 0; i < M; i++) { /* C := acc, so the product adds to it */
     float *row = C + (size_t)i * ldc;
-    if (has_acc) memcpy(row, vec_in(&src[1], v0 + i), (size_t)N * 4);
-    else memset(row, 0, (size_t)N * 4);
+    const uint8_t *a = has_acc ? vec_in(&src[1], v0 + i) : NULL;
+    if (!a) memset(row, 0, (size_t)N * 4);
+    else if (a != (const uint8_t *)row) memcpy(row, a, (size_t)N * 4); /* (in place: already there) */
     if (zero_to > N) memset(row + N, 0, (size_t)(zero_to - N) * 4);
   }
 #if LS_HAVE_OPENBLAS

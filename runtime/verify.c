@@ -850,6 +850,17 @@ typedef struct live {
   uint32_t last;
 } live;
 
+/* An MM whose accumulator is the output of another MM read by nothing else (a K longer
+ * than one plane, chained through the accumulator stream) writes its output over that
+ * accumulator, row by row after reading it: its slot is the accumulator's, and the copy of
+ * the accumulator into the output (the GEMM adds to what the output holds) disappears. Not
+ * for an MM that writes straight to memory, nor one whose output another reads in place. */
+static int acc_in_place(const ls_program *p, const rt_inst *x) {
+  if (x->in.op != LS_OP_MM || x->src[1] == RT_NONE || x->src_off[1] != 0 || x->direct != RT_NONE || x->skip) return 0;
+  const rt_inst *s = &p->inst[x->src[1]];
+  return s->in.op == LS_OP_MM && s->direct == RT_NONE && !s->skip && s->n_cons == 1 && s->outs == x->outs;
+}
+
 static ls_status plan_slots(ls_program *p, ls_error *err) {
   const ls_target *t = &p->prog.target;
   live *lv = malloc(sizeof *lv * (p->n_inst ? p->n_inst : 1));
@@ -866,6 +877,14 @@ static ls_status plan_slots(ls_program *p, ls_error *err) {
     for (size_t j = 0; j < nl; j++)
       if (lv[j].last >= i) lv[keep++] = lv[j];
     nl = keep; /* lv stays sorted by offset */
+    x->acc_in_place = 0;
+    for (size_t j = 0; acc_in_place(p, x) && j < nl; j++)
+      if (lv[j].off == p->inst[x->src[1]].slot) { /* the accumulator's slot, now live as long as ours */
+        if (x->last_use > lv[j].last) lv[j].last = x->last_use;
+        x->slot = lv[j].off, x->acc_in_place = 1;
+        break;
+      }
+    if (x->acc_in_place) continue;
     uint64_t size = (uint64_t)x->outs * ls_vector_bytes(t, ls_insn_out_dtype(&x->in));
     size = (size + 63) & ~(uint64_t)63;
     uint64_t off = 0;

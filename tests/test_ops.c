@@ -1832,6 +1832,39 @@ Test(fast, mm_activation_block_by_block) {
   ls_free(p);
 }
 
+/* y = x W1 + x W2 + x W3, three MMs chained through the accumulator (a K of three
+ * planes): the second accumulates in place in the first one's output, which nothing else
+ * reads (no copy of the partial sum); the last writes y */
+Test(fast, mm_accumulates_in_place) {
+  const float W1[16] = {1, 2, 0, -1, 0, 1, 3, 2, 2, 0, 1, 1, -1, 1, 1, 0};
+  const float W2[16] = {3, 0, 1, 1, -2, 1, 0, 2, 1, 1, -1, 0, 0, 2, 2, 1};
+  const float W3[16] = {0, 1, 1, -3, 1, 0, 2, 1, 1, -2, 0, 1, 2, 1, 0, 0};
+  const float x[8] = {1, 2, 3, 4, 2, -1, 1, 3};
+  float y[8];
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 4; j++) {
+      float s[3] = {0, 0, 0};
+      for (int k = 0; k < 4; k++) s[0] += x[i * 4 + k] * W1[k * 4 + j], s[1] += x[i * 4 + k] * W2[k * 4 + j], s[2] += x[i * 4 + k] * W3[k * 4 + j];
+      y[i * 4 + j] = s[0] + s[1] + s[2];
+    }
+  const char *src = L4 ".input W1 f32 [4,4] @0\n.input W2 f32 [4,4] @64\n.input W3 f32 [4,4] @128\n.input x f32 [2,4] @192\n"
+                       ".output y f32 [2,4] @256\n"
+                       "mem0:\n @0 read.f32 e0, [W1], n=4\nmem1:\n @0 read.f32 e1, [W2], n=4\nmem2:\n @0 read.f32 e2, [W3], n=4\n"
+                       "mxm0:\n @3 lw.f32 p0, e0, n=4\nmxm1:\n @3 lw.f32 p1, e1, n=4\nmxm2:\n @3 lw.f32 p2, e2, n=4\n"
+                       "mem3:\n @4 read.f32 e3, [x], n=2\nmem4:\n @9 read.f32 e5, [x], n=2\nmem5:\n @14 read.f32 e7, [x], n=2\n"
+                       "mxm0:\n @7 mm.f32 e4, p0, e3, n=2\nmxm1:\n @12 mm.f32 e6, p1, e5, e4, n=2\n"
+                       "mxm2:\n @17 mm.f32 e8, p2, e7, e6, n=2\nmem6:\n @22 write.f32 [y], e8, n=2\n";
+  const tio in[] = {IO("W1", W1), IO("W2", W2), IO("W3", W3), IO("x", x)}, out[] = {IO("y", y)};
+  CHECK(src, in, out);
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  uint32_t in_place = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++) in_place += p->inst[i].acc_in_place;
+  cr_assert_geq(in_place, 1u, "no MM accumulates in place");
+  ls_free(p);
+}
+
 Test(fast, chains_of_elementwise_instances) {
   chain_case(5, 0);
   chain_case(8192, 0);
