@@ -714,7 +714,7 @@ static int push_run(ls_program *p, size_t *cap, rt_run r) {
  * become one repeated run of n1 rows, then n2 blocks of those (see rt_rep). */
 static int same_shape(const rt_rep *a, const rt_rep *b) {
   return a->src != RT_NONE && b->src != RT_NONE && a->len == b->len && a->step == b->step && a->n1 == b->n1 &&
-         (uint64_t)b->dst == (uint64_t)a->dst + (uint64_t)a->len * a->n1;
+         a->s1 == b->s1 && (uint64_t)b->dst == (uint64_t)a->dst + (uint64_t)a->len * a->n1;
 }
 
 static size_t compress_level(rt_rep *r, size_t n, int level) {

@@ -507,6 +507,21 @@ static void sem_gather_short_runs(void) {
   gather_case("runs of every length and step", t, CH * H * W, idx, n, 0);
 }
 
+/* Once a bug: runs [379], [397], [398], [399] (8 elements at step 400 each, back to back)
+ * became two repeated runs of two rows each, 18 apart and 1 apart, and those one block of
+ * two, as if both were 18 apart: element 24 read 416 instead of 399 (an im2col of a 20 x 20
+ * image of 8 channels, channels-last) */
+static void sem_gather_repeats_keep_their_row_distance(void) {
+  static float t[3200];
+  int32_t idx[64];
+  for (int i = 0; i < 3200; i++) t[i] = (float)i;
+  const int starts[4] = {379, 397, 398, 399};
+  for (int r = 0; r < 4; r++)
+    for (int j = 0; j < 8; j++) idx[r * 8 + j] = starts[r] + 400 * j;
+  for (int i = 32; i < 64; i++) idx[i] = -1;
+  gather_case("runs 18 and then 1 apart", t, 3200, idx, 64, 0);
+}
+
 static void sem_scatter(void) {
   /* table of 5 (inside a tensor of 6): -1, 5 and 100 are dropped; 0 and 2 are written twice
    * and the later lane (vector 1) wins */
@@ -1874,7 +1889,7 @@ Test(fast, chains_of_elementwise_instances) {
 /* ---- one Test() per family, and the coverage check ------------------------------------------ */
 
 #define SEMANTICS(X)                                                                                              \
-  X(read) X(write) X(gather) X(gather_runs) X(gather_short_runs) X(gather_transposes) X(scatter) X(mov) X(neg) X(abs) X(relu) X(not) X(floor_ceil) X(round) X(recip)       \
+  X(read) X(write) X(gather) X(gather_runs) X(gather_short_runs) X(gather_repeats_keep_their_row_distance) X(gather_transposes) X(scatter) X(mov) X(neg) X(abs) X(relu) X(not) X(floor_ceil) X(round) X(recip)       \
   X(sqrt_rsqrt) X(exp_log) X(tanh_sigmoid_erf) X(sin_cos) X(atan) X(fmod) X(shl_shr) X(pow) X(cvt_float_to_int) X(cvt_int_to_float)          \
   X(cvt_float_to_float) X(cvt_int_to_int) X(cvt_bool) X(add) X(sub) X(mul) X(div) X(mod) X(min_max) X(bits)       \
   X(compare) X(mac) X(sel) X(imm) X(splat) X(vsum) X(vmax) X(lsum) X(lmax) X(shift) X(rotate) X(dist) X(permute)  \
