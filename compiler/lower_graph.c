@@ -487,9 +487,14 @@ static int lower_reduce(lctx *c) {
     if (!any && !cg_attr_int(c->n, "noop_with_empty_axes", 0))
       for (int d = 0; d < x->rank; d++) mask[d] = 1;
   }
+  cg_tensor xv = *x; /* an NHWC input (a global pooling): the same reduction over its own axes */
+  if (c->nhwc[tid(c, 0)]) {
+    xv.dims[1] = x->dims[2], xv.dims[2] = x->dims[3], xv.dims[3] = x->dims[1];
+    mask[1] = mask[2] = 1, mask[3] = 0;
+  }
   uint32_t R;
   uint64_t Q;
-  int32_t *idx = reduce_table(x, mask, &R, &Q);
+  int32_t *idx = reduce_table(&xv, mask, &R, &Q);
   if (!idx) return fail(c, "out of memory");
   char name[200];
   snprintf(name, sizeof name, "%s.rows", c->n->name);
@@ -1060,7 +1065,8 @@ static int lower_matmul(lctx *c) {
  * convolution transposes at its edge. Graph inputs and outputs stay NCHW. */
 
 /* 1: a 1x1 convolution with stride 1, no padding and one group; 2: a depthwise one (as
- * lower_conv takes it); 0: neither, or not f32 with constant weights over a 4-D image */
+ * lower_conv takes it); 3: any other with one group; 0: another grouped one, or not f32
+ * with constant weights over a 4-D image */
 static int conv_kind(const cg_graph *g, const cg_node *n) {
   if (strcmp(n->op, "Conv") || n->n_inputs < 2 || n->inputs[1] == CG_NONE) return 0;
   const cg_tensor *x = &g->tensors[n->inputs[0]], *w = &g->tensors[n->inputs[1]];
@@ -1070,7 +1076,14 @@ static int conv_kind(const cg_graph *g, const cg_node *n) {
   const int64_t C = x->dims[1], G = cg_attr_int(n, "group", 1), M = w->dims[0];
   if (G == 1 && k[0] == 1 && k[1] == 1 && s[0] == 1 && s[1] == 1 && !p[0] && !p[1] && !p[2] && !p[3]) return 1;
   if (G == C && M == C && C > 1 && dl[0] == 1 && dl[1] == 1 && k[0] * k[1] > 1 && s[0] <= 2 && s[1] <= 2) return 2;
-  return 0;
+  return G == 1 ? 3 : 0;
+}
+
+/* pooling over windows of a 4-D f32 image (and no indices output): gathers either layout */
+static int pool_node(const cg_graph *g, const cg_node *n) {
+  if (strcmp(n->op, "MaxPool") && strcmp(n->op, "AveragePool")) return 0;
+  const cg_tensor *x = &g->tensors[n->inputs[0]];
+  return x->rank == 4 && x->dtype == LS_F32 && (n->n_outputs < 2 || n->outputs[1] == CG_NONE || !cg_uses(g, n->outputs[1]));
 }
 
 /* elementwise f32 nodes whose inputs are all of the output's shape (or one element):
@@ -1091,19 +1104,28 @@ static int layout_free(const cg_graph *g, const cg_node *n) {
   return 1;
 }
 
-static int nhwc_node(const cg_graph *g, const cg_node *n) { return !cg_is_dead(n) && (conv_kind(g, n) || layout_free(g, n)); }
+/* nodes that can write their output NHWC; and those that can read an NHWC input (the same,
+ * and the global poolings, whose [N, C, 1, 1] output is the same bytes in either layout) */
+static int writes_nhwc(const cg_graph *g, const cg_node *n) {
+  return !cg_is_dead(n) && (conv_kind(g, n) || layout_free(g, n) || pool_node(g, n));
+}
+static int reads_nhwc(const cg_graph *g, const cg_node *n) {
+  if (writes_nhwc(g, n)) return 1;
+  return !cg_is_dead(n) && (!strcmp(n->op, "GlobalAveragePool") || !strcmp(n->op, "GlobalMaxPool")) &&
+         g->tensors[n->inputs[0]].rank == 4;
+}
 
 static void plan_layouts(const cg_graph *g, uint8_t *nhwc) {
   memset(nhwc, 0, (size_t)g->n_tensors);
   for (int t = 0; t < g->n_tensors; t++) {
     const cg_tensor *x = &g->tensors[t];
     if (x->data || x->is_input || x->is_output || x->rank != 4 || x->dtype != LS_F32 || x->producer == CG_NONE ||
-        !nhwc_node(g, &g->nodes[x->producer]))
+        !writes_nhwc(g, &g->nodes[x->producer]))
       continue;
     int readers = 0, ok = 1;
     for (int i = 0; i < g->n_nodes && ok; i++)
       for (int k = 0; k < g->nodes[i].n_inputs && ok; k++)
-        if (g->nodes[i].inputs[k] == t && !cg_is_dead(&g->nodes[i])) readers++, ok = nhwc_node(g, &g->nodes[i]);
+        if (g->nodes[i].inputs[k] == t && !cg_is_dead(&g->nodes[i])) readers++, ok = reads_nhwc(g, &g->nodes[i]);
     for (int o = 0; o < g->n_outputs; o++) ok &= g->outputs[o] != t;
     nhwc[t] = (uint8_t)(ok && readers > 0);
   }
@@ -1144,31 +1166,60 @@ static int transpose_images(lctx *c, int dst, int src, int64_t n, int64_t R, int
   return 0;
 }
 
-/* a 1x1 convolution with an NHWC input or output: one GEMM over every pixel of every image,
- * Y[N*H*W][M] = X[N*H*W][C] W^T + bias; an NCHW side is transposed at the edge */
-static int lower_pointwise_nhwc(lctx *c, int in_nhwc, int out_nhwc) {
+/* A convolution (one group) with an NHWC input or output: one GEMM over every pixel of every
+ * image, Y[N*Ho*Wo][M] = A[N*Ho*Wo][K] W^T[K][M] + bias, with A the input itself (a 1x1
+ * convolution over NHWC) or its im2col rows [pixel][(ky, kx, c)] gathered from either layout
+ * (channels contiguous in NHWC: long runs); an NCHW output is transposed at the end */
+static int lower_conv_nhwc(lctx *c, const int64_t *k, const int64_t *s, const int64_t *p, const int64_t *dl, int in_nhwc,
+                           int out_nhwc) {
   const cg_tensor *x = T(c, 0), *w = T(c, 1), *bias = T(c, 2), *y = &c->g->tensors[c->n->outputs[0]];
-  const int64_t N = x->dims[0], C = x->dims[1], P = x->dims[2] * x->dims[3], M = w->dims[0];
+  const int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], Wd = x->dims[3], M = w->dims[0];
+  const int64_t Ho = y->dims[2], Wo = y->dims[3], P = Ho * Wo, T2 = k[0] * k[1], K = C * T2;
+  const int pointwise = conv_kind(c->g, c->n) == 1;
   char name[200];
   int xb = buf_of(c, tid(c, 0)), yb = buf_of(c, c->n->outputs[0]);
-  if (!in_nhwc) {
-    snprintf(name, sizeof name, "%s.nhwc_in", c->n->name);
-    const int t = lo_buf_new(c->m, name, cg_tensor_bytes(x));
-    if (transpose_images(c, t, xb, N, C, P)) return -1;
-    xb = t;
+  if (!(pointwise && in_nhwc)) { /* im2col rows, one table for every image */
+    int32_t *idx = malloc(sizeof *idx * (size_t)(P * K));
+    if (!idx) return fail(c, "out of memory");
+    for (int64_t oy = 0; oy < Ho; oy++)
+      for (int64_t ox = 0; ox < Wo; ox++)
+        for (int64_t t = 0; t < T2; t++) {
+          const int64_t iy = oy * s[0] - p[0] + (t / k[1]) * dl[0], ix = ox * s[1] - p[1] + (t % k[1]) * dl[1];
+          const int in = iy >= 0 && iy < H && ix >= 0 && ix < Wd;
+          int32_t *row = idx + ((oy * Wo + ox) * T2 + t) * C;
+          for (int64_t ch = 0; ch < C; ch++)
+            row[ch] = !in ? -1 : (int32_t)(in_nhwc ? (iy * Wd + ix) * C + ch : (ch * H + iy) * Wd + ix);
+        }
+    snprintf(name, sizeof name, "%s.im2col_nhwc", c->n->name);
+    const int tab = lo_buf_const(c->m, name, idx, (uint64_t)(P * K) * 4);
+    free(idx);
+    snprintf(name, sizeof name, "%s.rows", c->n->name);
+    const int ab = lo_buf_new(c->m, name, (uint64_t)(N * P * K) * 4);
+    for (int64_t i = 0; i < N; i++)
+      if (lo_gather_with(c->m, c->n->name, ab, (uint64_t)(i * P * K) * 4, xb, (uint64_t)(i * C * H * Wd) * 4,
+                         (uint64_t)(C * H * Wd), LS_F32, tab, (uint64_t)(P * K), c->err, c->errlen))
+        return -1;
+    xb = ab;
   }
   int gb = yb;
   if (!out_nhwc) {
     snprintf(name, sizeof name, "%s.nhwc_out", c->n->name);
     gb = lo_buf_new(c->m, name, cg_tensor_bytes(y));
   }
-  const int wt = const_transposed(c, w, M, C, 1);
-  if (wt < 0) return -1;
+  /* W^T[(ky, kx, c)][m] */
+  float *wt = malloc(sizeof *wt * (size_t)(K * M));
+  if (!wt) return fail(c, "out of memory");
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t ch = 0; ch < C; ch++)
+      for (int64_t t = 0; t < T2; t++) memcpy(&wt[(t * C + ch) * M + m], w->data + (size_t)((m * C + ch) * T2 + t) * 4, 4);
+  snprintf(name, sizeof name, "%s.wT", c->n->name);
+  const int wtb = lo_buf_const(c->m, name, wt, (uint64_t)(K * M) * 4);
+  free(wt);
   lo_epilogue ep;
   epilogue_of(c->n, &ep);
-  lo_mat X = {xb, 0, C * 4, 0}, W = {wt, 0, M * 4, 0}, Y = {gb, 0, M * 4, 0};
+  lo_mat X = {xb, 0, K * 4, 0}, W = {wtb, 0, M * 4, 0}, Y = {gb, 0, M * 4, 0};
   lo_mat acc = {bias ? buf_of(c, tid(c, 2)) : LO_NONE, 0, 0, (int64_t)L * 4}; /* one row for every row */
-  if (lo_gemm(c->m, c->n->name, (uint32_t)(N * P), (uint32_t)C, (uint32_t)M, X, W, bias ? &acc : NULL, Y, &ep, c->err,
+  if (lo_gemm(c->m, c->n->name, (uint32_t)(N * P), (uint32_t)K, (uint32_t)M, X, W, bias ? &acc : NULL, Y, &ep, c->err,
               c->errlen))
     return -1;
   return out_nhwc ? 0 : transpose_images(c, yb, gb, N, P, M);
@@ -1353,7 +1404,10 @@ static int lower_conv(lctx *c) {
   const int direct = k[0] == 1 && k[1] == 1 && s[0] == 1 && s[1] == 1 && p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0;
   const int kind = conv_kind(c->g, c->n), in_nhwc = c->nhwc[tid(c, 0)], out_nhwc = c->nhwc[c->n->outputs[0]];
   if (kind == 2) return lower_depthwise(c, k, s, p, in_nhwc, out_nhwc);
-  if (in_nhwc || out_nhwc) return lower_pointwise_nhwc(c, in_nhwc, out_nhwc); /* (kind 1: plan_layouts) */
+  /* (kind 1 or 3: plan_layouts) an NCHW input's im2col rows are long runs in [K][P] order, and
+   * short ones (C) in [P][K]: a wider convolution into NCHW, then its output transposed */
+  const int nchw_then_transpose = out_nhwc && !in_nhwc && kind == 3;
+  if ((in_nhwc || out_nhwc) && !nchw_then_transpose) return lower_conv_nhwc(c, k, s, p, dl, in_nhwc, out_nhwc);
   /* bias as a per-row splat: row m holds bias[m] in every lane */
   float *bs = calloc((size_t)(M * L), sizeof *bs);
   if (!bs) return fail(c, "out of memory");
@@ -1383,7 +1437,12 @@ static int lower_conv(lctx *c) {
   }
   lo_epilogue ep;
   epilogue_of(c->n, &ep);
-  const int xb = buf_of(c, tid(c, 0)), yb = buf_of(c, c->n->outputs[0]), wb = buf_of(c, tid(c, 1));
+  const int xb = buf_of(c, tid(c, 0)), wb = buf_of(c, tid(c, 1));
+  int yb = buf_of(c, c->n->outputs[0]);
+  if (nchw_then_transpose) {
+    snprintf(name, sizeof name, "%s.nchw_out", c->n->name);
+    yb = lo_buf_new(c->m, name, cg_tensor_bytes(y));
+  }
   /* two im2col buffers, alternating between groups (and images): the next group's gather
    * need not wait for the last group's products, and can write straight to memory */
   const int nbuf = N * G > 1 ? 2 : 1;
@@ -1411,6 +1470,7 @@ static int lower_conv(lctx *c) {
                    c->errlen);
     }
   free(idx);
+  if (!rc && nchw_then_transpose) rc = transpose_images(c, buf_of(c, c->n->outputs[0]), yb, N, M, P);
   return rc;
 }
 
@@ -1423,22 +1483,27 @@ static int lower_pool(lctx *c) {
   int64_t k[2], s[2], p[4], dl[2];
   if (cg_window_params(c->n, 2, k, s, p, dl, x->dims, NULL)) return fail(c, "bad pooling window");
   const int is_max = !strcmp(c->n->op, "MaxPool");
+  const int in_nhwc = c->nhwc[tid(c, 0)], out_nhwc = c->nhwc[c->n->outputs[0]];
   const int64_t NC = x->dims[0] * x->dims[1], H = x->dims[2], Wd = x->dims[3], Ho = y->dims[2], Wo = y->dims[3];
+  const int64_t Cn = x->dims[1];
   const uint32_t R = (uint32_t)(k[0] * k[1]);
   const uint64_t Q = (uint64_t)(NC * Ho * Wo), numel = (uint64_t)elems(x);
   int32_t *idx = malloc(sizeof *idx * (size_t)(R * Q));
   float *cnt = malloc(sizeof *cnt * (size_t)Q);
   if (!idx || !cnt) return free(idx), free(cnt), fail(c, "out of memory");
   int padded = 0, uneven = 0;
-  for (uint64_t q = 0; q < Q; q++) {
+  for (uint64_t q = 0; q < Q; q++) { /* output element q: (n, c, oy, ox), or (n, oy, ox, c) when NHWC */
     int64_t nc = (int64_t)q / (Ho * Wo), oy = (int64_t)q / Wo % Ho, ox = (int64_t)q % Wo;
+    if (out_nhwc)
+      nc = (int64_t)q / (Ho * Wo * Cn) * Cn + (int64_t)q % Cn, oy = (int64_t)q / (Wo * Cn) % Ho, ox = (int64_t)q / Cn % Wo;
     int valid = 0;
     for (int64_t ky = 0; ky < k[0]; ky++)
       for (int64_t kx = 0; kx < k[1]; kx++) {
         int64_t iy = oy * s[0] - p[0] + ky * dl[0], ix = ox * s[1] - p[1] + kx * dl[1];
         int in = iy >= 0 && iy < H && ix >= 0 && ix < Wd;
         /* outside: for max, an extra element holding -inf (index numel); for average, 0 */
-        idx[(uint64_t)(ky * k[1] + kx) * Q + q] = in ? (int32_t)((nc * H + iy) * Wd + ix) : is_max ? (int32_t)numel : -1;
+        const int64_t at = in_nhwc ? ((nc / Cn * H + iy) * Wd + ix) * Cn + nc % Cn : (nc * H + iy) * Wd + ix;
+        idx[(uint64_t)(ky * k[1] + kx) * Q + q] = in ? (int32_t)at : is_max ? (int32_t)numel : -1;
         valid += in;
         padded |= !in;
       }

@@ -421,6 +421,53 @@ def compiler_checks(tool, work):
     check(max(errs) < 1e-5 and {"162", "50"} <= rows, "channels-last 1x1 and depthwise convolutions, every edge",
           "max error %.3g relative; MM rows %s %s" % (max(errs), sorted(rows), (r.stderr + r2.stderr).strip()))
 
+    # channels-last regions of ResNet's kind: a 7x7 stride-2 convolution from the NCHW input,
+    # a max pool, 3x3 convolutions (one of stride 2) as GEMMs over im2col rows of channels,
+    # a residual Add, a 1x1 stride-2 convolution and a global average pool read NHWC; two
+    # images of 20 x 20 (gather lengths that are not whole vectors)
+    def maxpool(v, k, st, pad):
+        vp = np.pad(v, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=-np.inf)
+        Ho, Wo = (vp.shape[2] - k) // st + 1, (vp.shape[3] - k) // st + 1
+        out = np.full((v.shape[0], v.shape[1], Ho, Wo), -np.inf)
+        for ky in range(k):
+            for kx in range(k):
+                out = np.maximum(out, vp[:, :, ky:ky + st * (Ho - 1) + 1:st, kx:kx + st * (Wo - 1) + 1:st])
+        return out
+
+    x = rng.standard_normal((2, 3, 20, 20)).astype(np.float32)
+    ws = {"r1": (8, 3, 7), "r2": (8, 8, 3), "r3": (8, 8, 3), "r4": (16, 8, 3), "r5": (16, 8, 1)}
+    W = {k: (rng.standard_normal((m, c, s, s)) * 0.3).astype(np.float32) for k, (m, c, s) in ws.items()}
+    B = {k: rng.standard_normal(ws[k][0]).astype(np.float32) for k in ws}
+    inits = sum([[numpy_helper.from_array(W[k], k), numpy_helper.from_array(B[k], "b" + k)] for k in ws], [])
+    cv = lambda v, k, st, pad: conv(v, W[k].astype(np.float64), B[k].astype(np.float64), st, pad, 1)
+    mk = lambda k, src, dst, st, pad: helper.make_node("Conv", [src, k, "b" + k], [dst], strides=[st, st], pads=[pad] * 4,
+                                                       kernel_shape=[ws[k][2]] * 2)
+    nodes = [mk("r1", "x", "c1", 2, 3), helper.make_node("Relu", ["c1"], ["a1"]),
+             helper.make_node("MaxPool", ["a1"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),
+             mk("r2", "p1", "c2", 1, 1), helper.make_node("Relu", ["c2"], ["a2"]), mk("r3", "a2", "c3", 1, 1),
+             helper.make_node("Add", ["c3", "p1"], ["s3"]), helper.make_node("Relu", ["s3"], ["a3"]),
+             mk("r4", "a3", "c4", 2, 1), mk("r5", "a3", "c5", 2, 0), helper.make_node("Add", ["c4", "c5"], ["s4"]),
+             helper.make_node("GlobalAveragePool", ["s4"], ["y"])]
+    a1 = np.maximum(cv(x.astype(np.float64), "r1", 2, 3), 0)
+    p1 = maxpool(a1, 3, 2, 1)
+    a3 = np.maximum(cv(np.maximum(cv(p1, "r2", 1, 1), 0), "r3", 1, 1) + p1, 0)
+    want = (cv(a3, "r4", 2, 1) + cv(a3, "r5", 2, 0)).mean(axis=(2, 3), keepdims=True)
+    g = helper.make_graph(nodes, "nhwc_resnet", [vi("x", TensorProto.FLOAT, list(x.shape))],
+                          [vi("y", TensorProto.FLOAT, list(want.shape))], inits)
+    path = os.path.join(work, "nhwc_resnet.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    np.save(os.path.join(work, "nhwc_resnet_x.npy"), x)
+    lsa = os.path.join(work, "nhwc_resnet.lsa")
+    r = run([tool, "compile", path, "-o", os.path.join(work, "nhwc_resnet.lsp"), "--emit-asm", lsa])
+    rows = set(re.findall(r"\bmm\.f32 [^\n]*\bn=(\d+)", open(lsa).read())) if r.returncode == 0 else set()
+    errs = []
+    for mode in ("fast", "checked"):
+        out = os.path.join(work, "nhwc_resnet_y_%s.npy" % mode)
+        r2 = run([tool, "run", path, "--input", os.path.join(work, "nhwc_resnet_x.npy"), "-o", out, "--mode", mode])
+        errs.append(np.max(np.abs(np.load(out) - want)) / np.max(np.abs(want)) if r2.returncode == 0 else 1)
+    check(max(errs) < 1e-5 and {"50", "18"} <= rows, "channels-last 3x3, strided and pooled convolutions (ResNet's kind)",
+          "max error %.3g relative; MM rows %s %s" % (max(errs), sorted(rows), (r.stderr + r2.stderr).strip()))
+
     # elementwise nodes fused into one pass: GELU (Div, Erf, Add, Mul, Mul) writes memory
     # once per range, not five times; an intermediate that is also a graph output, or that
     # is read twice, stays a tensor of its own; a broadcast bias inside a fused chain
