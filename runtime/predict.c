@@ -30,8 +30,10 @@ ls_cost_class ls_cost_of(const ls_target *t, const ls_insn *in, double *amount) 
   const double bytes = elems * (double)ls_dtype_size((ls_dtype)in->t0);
   *amount = elems;
   switch (ls_ops[in->op].format) {
-  case LS_FMT_READ:
-  case LS_FMT_WRITE: *amount = bytes; return LS_COST_COPY;
+  case LS_FMT_READ: *amount = bytes; return LS_COST_COPY;
+  case LS_FMT_WRITE: /* only its lanes */
+    *amount = in->aux && in->aux < t->lanes ? bytes * in->aux / t->lanes : bytes;
+    return LS_COST_COPY;
   case LS_FMT_LW: *amount = bytes; return LS_COST_COPY;
   case LS_FMT_GATHER:
   case LS_FMT_SCATTER: return LS_COST_GATHER;
@@ -71,11 +73,14 @@ double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x)
   if (c == LS_COST_NONE) return 0;
   if (x->in.op == LS_OP_LW && x->plane_ptr) return m->per_insn;
   if (x->nchain) { /* a chain runs at its WRITE's turn: its alu instances at the chain rate
-                     * (without a measured one, what each costs alone), the others as alone */
+                     * (without a measured one, what each costs alone), the others as alone;
+                     * on only the lanes the WRITE stores */
     double ns = m->per_insn + m->per_unit[c] * amount;
+    const double part = x->in.aux && x->in.aux < t->lanes ? (double)x->in.aux / t->lanes : 1.0;
     for (uint32_t k = 0; k < x->nchain; k++) {
       const rt_inst *y = &p->inst[p->chain[x->chain0 + k]];
       const ls_cost_class cy = ls_cost_of(t, &y->in, &amount);
+      amount *= part;
       if (cy == LS_COST_ALU && m->chain > 0) ns += m->chain * amount;
       else if (cy != LS_COST_NONE) ns += m->per_insn + m->per_unit[cy] * amount;
     }

@@ -1880,6 +1880,32 @@ Test(fast, mm_accumulates_in_place) {
   ls_free(p);
 }
 
+/* The prediction walks the same plan: the chain above (four alu instances of 3 x 20 lanes,
+ * a WRITE of 5 f64 lanes each) costs 5/20 of its lanes. With 1 ns per alu element in a
+ * chain, 1 ns per byte copied and nothing per instance: 4 * 60 / 4 + 480 / 4 = 180 ns. */
+Test(predict, a_chain_costs_the_lanes_its_write_stores) {
+  char src[2048];
+  snprintf(src, sizeof src,
+           ".target host\n.set lanes 20\n.input x0 f32 [60] @0\n.input w0 f32 [60] @240\n.input x1 f32 [60] @480\n"
+           ".input w1 f32 [60] @720\n.output y f64 [60] @960\n"
+           "mem0:\n @0 read.f32 e0, [x0], n=3\nmem1:\n @0 read.f32 e1, [w0], n=3\n"
+           "mem2:\n @2 read.f32 e2, [x1], n=3\nmem3:\n @2 read.f32 e3, [w1], n=3\n"
+           "vxm0:\n @3 mul.f32 e6, e0, e1, n=3\nvxm1:\n @5 mac.f32 e7, e2, e3, e6, n=3\n"
+           "vxm2:\n @7 maxs.f32 e8, e7, 0, n=3\nvxm3:\n @9 cvt.f32.f64 e9, e8, n=3\n"
+           "mem6:\n @11 write.f64 [y], e9, n=3, lanes=5\n");
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  ls_cost_model m;
+  memset(&m, 0, sizeof m);
+  m.chain = 1, m.per_unit[LS_COST_COPY] = 1;
+  double ns = -1;
+  for (uint32_t i = 0; i < p->n_inst; i++)
+    if (p->inst[i].in.op == LS_OP_WRITE && p->inst[i].nchain == 4) ns = rt_inst_ns(p, &m, &p->inst[i]);
+  cr_assert_float_eq(ns, 180.0, 1e-9, "the chain and its WRITE: %g ns, want 180", ns);
+  ls_free(p);
+}
+
 Test(fast, chains_of_elementwise_instances) {
   chain_case(5, 0);
   chain_case(8192, 0);
