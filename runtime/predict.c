@@ -47,7 +47,8 @@ ls_cost_class ls_cost_of(const ls_target *t, const ls_insn *in, double *amount) 
     if (in->op == LS_OP_TRANSPOSE) return LS_COST_SXM;
     if (in->op == LS_OP_MOV) { *amount = bytes; return LS_COST_COPY; }
     switch (ls_ops[in->op].lat) {
-    case LS_LAT_TRANS: return in->op == LS_OP_EXP && in->t0 == LS_F32 ? LS_COST_EXP : LS_COST_TRANS; /* f32 exp is vectorised */
+    case LS_LAT_TRANS: /* f32 exp and erf are vectorised polynomials; the others call libm per element */
+      return (in->op == LS_OP_EXP || in->op == LS_OP_ERF) && in->t0 == LS_F32 ? LS_COST_EXP : LS_COST_TRANS;
     case LS_LAT_RED: /* an f32 vsum or vmax is a vectorised lane-wise op; the others walk lanes */
       return (in->op == LS_OP_VSUM || in->op == LS_OP_VMAX) && in->t0 == LS_F32 ? LS_COST_ALU : LS_COST_RED;
     default: return ls_dtype_class((ls_dtype)in->t0) == 'F' && in->t0 != LS_F32 ? LS_COST_TRANS : LS_COST_ALU;

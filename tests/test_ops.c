@@ -1906,6 +1906,23 @@ Test(predict, a_chain_costs_the_lanes_its_write_stores) {
   ls_free(p);
 }
 
+/* f32 erf is a vectorised polynomial like exp (a GELU's cost), not a libm call per element */
+Test(predict, erf_costs_as_exp) {
+  ls_target t;
+  cr_assert_eq(ls_target_preset("host", &t), 0);
+  ls_insn in;
+  memset(&in, 0, sizeof in);
+  in.n = 2, in.t0 = LS_F32;
+  double amount;
+  in.op = LS_OP_ERF;
+  cr_assert_eq(ls_cost_of(&t, &in, &amount), LS_COST_EXP);
+  cr_assert_float_eq(amount, 2.0 * t.lanes, 1e-9);
+  in.op = LS_OP_SIGMOID;
+  cr_assert_eq(ls_cost_of(&t, &in, &amount), LS_COST_TRANS);
+  in.op = LS_OP_ERF, in.t0 = LS_F64;
+  cr_assert_eq(ls_cost_of(&t, &in, &amount), LS_COST_TRANS);
+}
+
 Test(fast, chains_of_elementwise_instances) {
   chain_case(5, 0);
   chain_case(8192, 0);
