@@ -358,6 +358,17 @@ def compiler_checks(tool, work):
             check(err < 1e-5, "a depthwise %dx%d convolution, %d channels, stride %d (%s)" % (k, k, C, st, mode),
                   "max error %.3g relative %s" % (err, r.stderr.strip()))
 
+    def save_and_compile(g, name, x):
+        """the model and its input saved as NAME.onnx and NAME_x.npy, compiled with --emit-asm:
+        (model path, the row counts of its MM instructions, the compile's result)"""
+        path = os.path.join(work, name + ".onnx")
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+        np.save(os.path.join(work, name + "_x.npy"), x)
+        lsa = os.path.join(work, name + ".lsa")
+        r = run([tool, "compile", path, "-o", os.path.join(work, name + ".lsp"), "--emit-asm", lsa])
+        rows = set(re.findall(r"\bmm\.f32 [^\n]*\bn=(\d+)", open(lsa).read())) if r.returncode == 0 else set()
+        return path, rows, r
+
     # channels-last regions: 1x1 and depthwise convolutions, and the Adds between them, keep
     # their tensors NHWC (a 1x1 convolution is then one GEMM of every pixel of both images:
     # an MM of 162 or 50 rows); the edges to NCHW tensors (the graph's input and outputs, an
@@ -405,12 +416,7 @@ def compiler_checks(tool, work):
     g = helper.make_graph(nodes, "nhwc", [vi("x", TensorProto.FLOAT, list(x.shape))],
                           [vi("y", TensorProto.FLOAT, list(vals["y"].shape)), vi("z", TensorProto.FLOAT, list(vals["z"].shape))],
                           inits)
-    path = os.path.join(work, "nhwc.onnx")
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
-    np.save(os.path.join(work, "nhwc_x.npy"), x)
-    lsa = os.path.join(work, "nhwc.lsa")
-    r = run([tool, "compile", path, "-o", os.path.join(work, "nhwc.lsp"), "--emit-asm", lsa])
-    rows = set(re.findall(r"\bmm\.f32 [^\n]*\bn=(\d+)", open(lsa).read())) if r.returncode == 0 else set()
+    path, rows, r = save_and_compile(g, "nhwc", x)
     errs = []
     for mode in ("fast", "checked"):
         outs = {o: os.path.join(work, "nhwc_%s_%s.npy" % (o, mode)) for o in "yz"}
@@ -454,12 +460,7 @@ def compiler_checks(tool, work):
     want = (cv(a3, "r4", 2, 1) + cv(a3, "r5", 2, 0)).mean(axis=(2, 3), keepdims=True)
     g = helper.make_graph(nodes, "nhwc_resnet", [vi("x", TensorProto.FLOAT, list(x.shape))],
                           [vi("y", TensorProto.FLOAT, list(want.shape))], inits)
-    path = os.path.join(work, "nhwc_resnet.onnx")
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
-    np.save(os.path.join(work, "nhwc_resnet_x.npy"), x)
-    lsa = os.path.join(work, "nhwc_resnet.lsa")
-    r = run([tool, "compile", path, "-o", os.path.join(work, "nhwc_resnet.lsp"), "--emit-asm", lsa])
-    rows = set(re.findall(r"\bmm\.f32 [^\n]*\bn=(\d+)", open(lsa).read())) if r.returncode == 0 else set()
+    path, rows, r = save_and_compile(g, "nhwc_resnet", x)
     errs = []
     for mode in ("fast", "checked"):
         out = os.path.join(work, "nhwc_resnet_y_%s.npy" % mode)

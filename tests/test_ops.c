@@ -1781,6 +1781,16 @@ Test(fast, chains_of_products_round_as_mac) {
 /* y = f64(max(x1*w1 + x0*w0, 0)) in lanes 0-4 of each 20 (a WRITE with lanes=5): fast mode
  * computes only the 5 lanes the WRITE stores, through a conversion to a wider type; the
  * other lanes of y keep what they held */
+/* three vectors of 20 lanes: y = f64(max(x1*w1 + x0*w0, 0)), a WRITE of 5 lanes */
+#define NARROW_CHAIN                                                                                                   \
+  ".target host\n.set lanes 20\n.input x0 f32 [60] @0\n.input w0 f32 [60] @240\n.input x1 f32 [60] @480\n"          \
+  ".input w1 f32 [60] @720\n.output y f64 [60] @960\n"                                                                  \
+  "mem0:\n @0 read.f32 e0, [x0], n=3\nmem1:\n @0 read.f32 e1, [w0], n=3\n"                                            \
+  "mem2:\n @2 read.f32 e2, [x1], n=3\nmem3:\n @2 read.f32 e3, [w1], n=3\n"                                            \
+  "vxm0:\n @3 mul.f32 e6, e0, e1, n=3\nvxm1:\n @5 mac.f32 e7, e2, e3, e6, n=3\n"                                      \
+  "vxm2:\n @7 maxs.f32 e8, e7, 0, n=3\nvxm3:\n @9 cvt.f32.f64 e9, e8, n=3\n"                                          \
+  "mem6:\n @11 write.f64 [y], e9, n=3, lanes=5\n"
+
 Test(fast, chains_compute_the_lanes_their_write_stores) {
   enum { N = 3, E = N * 20 };
   static float x0[E], w0[E], x1[E], w1[E];
@@ -1790,17 +1800,8 @@ Test(fast, chains_compute_the_lanes_their_write_stores) {
     const float s = fmaf(x1[i], w1[i], x0[i] * w0[i]);
     y0[i] = -777.0, y[i] = i % 20 < 5 ? (double)(s > 0 ? s : 0) : -777.0;
   }
-  char src[2048];
-  snprintf(src, sizeof src,
-           ".target host\n.set lanes 20\n.input x0 f32 [%d] @0\n.input w0 f32 [%d] @%d\n.input x1 f32 [%d] @%d\n"
-           ".input w1 f32 [%d] @%d\n.output y f64 [%d] @%d\n"
-           "mem0:\n @0 read.f32 e0, [x0], n=%d\nmem1:\n @0 read.f32 e1, [w0], n=%d\n"
-           "mem2:\n @2 read.f32 e2, [x1], n=%d\nmem3:\n @2 read.f32 e3, [w1], n=%d\n"
-           "vxm0:\n @3 mul.f32 e6, e0, e1, n=%d\nvxm1:\n @5 mac.f32 e7, e2, e3, e6, n=%d\n"
-           "vxm2:\n @7 maxs.f32 e8, e7, 0, n=%d\nvxm3:\n @9 cvt.f32.f64 e9, e8, n=%d\n"
-           "mem6:\n @11 write.f64 [y], e9, n=%d, lanes=5\n",
-           E, E, E * 4, E, E * 8, E, E * 12, E, E * 16, N, N, N, N, N, N, N, N, N);
   const tio in[] = {IO("x0", x0), IO("w0", w0), IO("x1", x1), IO("w1", w1), IO("y", y0)}, out[] = {IO("y", y)};
+  const char *src = NARROW_CHAIN;
   CHECK(src, in, out);
   ls_program *p;
   ls_error e;
@@ -1884,15 +1885,7 @@ Test(fast, mm_accumulates_in_place) {
  * a WRITE of 5 f64 lanes each) costs 5/20 of its lanes. With 1 ns per alu element in a
  * chain, 1 ns per byte copied and nothing per instance: 4 * 60 / 4 + 480 / 4 = 180 ns. */
 Test(predict, a_chain_costs_the_lanes_its_write_stores) {
-  char src[2048];
-  snprintf(src, sizeof src,
-           ".target host\n.set lanes 20\n.input x0 f32 [60] @0\n.input w0 f32 [60] @240\n.input x1 f32 [60] @480\n"
-           ".input w1 f32 [60] @720\n.output y f64 [60] @960\n"
-           "mem0:\n @0 read.f32 e0, [x0], n=3\nmem1:\n @0 read.f32 e1, [w0], n=3\n"
-           "mem2:\n @2 read.f32 e2, [x1], n=3\nmem3:\n @2 read.f32 e3, [w1], n=3\n"
-           "vxm0:\n @3 mul.f32 e6, e0, e1, n=3\nvxm1:\n @5 mac.f32 e7, e2, e3, e6, n=3\n"
-           "vxm2:\n @7 maxs.f32 e8, e7, 0, n=3\nvxm3:\n @9 cvt.f32.f64 e9, e8, n=3\n"
-           "mem6:\n @11 write.f64 [y], e9, n=3, lanes=5\n");
+  const char *src = NARROW_CHAIN;
   ls_program *p;
   ls_error e;
   cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
