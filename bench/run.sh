@@ -86,7 +86,8 @@ fail() { echo "$*" >>"$status"; say "FAILED: $*"; }
 {
   echo "command: $command_line"
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
+  # (the report and plot this command writes are not changes to what it measures)
+  echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- . ':!$doc' ':!${doc%/*}/bench_latency.svg' 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "lockstep: $lockstep_src, copied to $lockstep (sha256 $(sha256sum "$lockstep" | cut -c1-16))"
   echo "runs: $runs"
   echo "warmup: $warmup"
