@@ -3,7 +3,7 @@
  * Takes: a simplified graph (shapes known, constants folded, activations fused).
  * Gives: a module of buffers (one per tensor; reshapes share their input's) and groups.
  * Layout: every tensor is stored row-major and contiguous, as ONNX defines it (a 4-D one
- * between 1x1 and depthwise convolutions channels-last instead: plan_layouts); a vector is
+ * between convolutions and poolings channels-last instead: plan_layouts); a vector is
  * L consecutive elements. Three building blocks cover every operator:
  *   - elementwise trees over flat ranges (operands broadcast beforehand when they must be);
  *   - the tiled GEMM on the MXM planes (Gemm, MatMul, and Conv after an im2col gather);
@@ -1055,14 +1055,17 @@ static int lower_matmul(lctx *c) {
 }
 
 /* ---- channels-last regions ---------------------------------------------------------------------
- * A 1x1 convolution is a GEMM over pixels when its image is stored channels-last (NHWC):
- * Y[pixel][M] = X[pixel][C] W^T[C][M], the weights on the planes and every pixel of every
- * image streamed through them (stored NCHW, it is one small GEMM per 256 pixels, the image
- * on the planes). A depthwise convolution works channels-last anyway (its phase images).
- * So a rank-4 f32 tensor is stored NHWC when the node that makes it and every node that
- * reads it is one of those, or elementwise over tensors of its shape (a residual Add): a
- * MobileNet block then runs without a transpose. Where a region meets an NCHW tensor, the
- * convolution transposes at its edge. Graph inputs and outputs stay NCHW. */
+ * A convolution is a GEMM over pixels when its image is stored channels-last (NHWC):
+ * Y[pixel][M] = A[pixel][K] W^T[K][M], the weights on the planes and every pixel of every
+ * image streamed through them, A the image itself (1x1) or its im2col rows, whose channels
+ * are contiguous runs (stored NCHW, it is one small GEMM per 256 pixels with the image on
+ * the planes). A depthwise convolution works channels-last anyway (its phase images), and a
+ * pooling gathers its windows in either layout. So a rank-4 f32 tensor is stored NHWC when
+ * the node that makes it and every node that reads it is one of those, or elementwise over
+ * tensors of its shape (a residual Add), or a global pooling that reads it: MobileNetV2 and
+ * ResNet-18 then run without a transpose between their first convolution and their global
+ * pooling. Where a region meets an NCHW tensor, the convolution transposes at its edge.
+ * Graph inputs and outputs stay NCHW. */
 
 /* 1: a 1x1 convolution with stride 1, no padding and one group; 2: a depthwise one (as
  * lower_conv takes it); 3: any other with one group; 0: another grouped one, or not f32

@@ -877,8 +877,9 @@ static ls_status plan_slots(ls_program *p, ls_error *err) {
     for (size_t j = 0; j < nl; j++)
       if (lv[j].last >= i) lv[keep++] = lv[j];
     nl = keep; /* lv stays sorted by offset */
+    const int in_place = acc_in_place(p, x);
     x->acc_in_place = 0;
-    for (size_t j = 0; acc_in_place(p, x) && j < nl; j++)
+    for (size_t j = 0; in_place && j < nl; j++)
       if (lv[j].off == p->inst[x->src[1]].slot) { /* the accumulator's slot, now live as long as ours */
         if (x->last_use > lv[j].last) lv[j].last = x->last_use;
         x->slot = lv[j].off, x->acc_in_place = 1;
