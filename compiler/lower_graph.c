@@ -1236,10 +1236,14 @@ static int lower_conv_nhwc(lctx *c, const int64_t *k, const int64_t *s, const in
  * with w_tap the tap's weights of the lanes' channels, read as one vector n times; a
  * vector holds g = L / C whole pixels (C <= L) or L channels of one pixel. A second gather
  * takes Q back to [channel][Ho][Wo], DW_CHANNELS channels at a time. */
-/* taps per group: two reads each, plus the partial sum and the write, on the MEM slices */
-#define DW_TAPS_PER_GROUP ((int64_t)(c->m->t.slices[LS_UNIT_MEM] > 4 ? (c->m->t.slices[LS_UNIT_MEM] - 2) / 2 : 1))
 #define DW_CHUNK 64
 #define DW_CHANNELS 16
+
+/* taps per group: two reads each, plus the partial sum and the write, on the MEM slices */
+static int64_t dw_taps_per_group(const lctx *c) {
+  const uint32_t mem = c->m->t.slices[LS_UNIT_MEM];
+  return mem > 4 ? (mem - 2) / 2 : 1;
+}
 
 typedef struct dw_plan {
   int64_t C, H, W, kh, kw, sy, sx, pt, pl, Ho, Wo;
@@ -1248,7 +1252,7 @@ typedef struct dw_plan {
 } dw_plan;
 
 static int dw_mac_groups(lctx *c, const dw_plan *d, int xq, int wt, int bb, int tmp[2], int yq, const lo_epilogue *ep) {
-  const int64_t T = d->kh * d->kw, C = d->C;
+  const int64_t T = d->kh * d->kw, C = d->C, per = dw_taps_per_group(c);
   const int64_t vstride = d->g * C * 4;
   for (int64_t j = 0; j < d->nch; j++) {
     const uint32_t lanes_j = (uint32_t)(C <= L ? d->g * C : (C - j * L < L ? C - j * L : L));
@@ -1257,11 +1261,11 @@ static int dw_mac_groups(lctx *c, const dw_plan *d, int xq, int wt, int bb, int 
       const uint32_t n = (uint32_t)(d->nv - v0 < DW_CHUNK ? d->nv - v0 : DW_CHUNK);
       const uint64_t qoff = (uint64_t)(v0 * d->g * C + j * L) * 4; /* this range in Q's layout */
       int step = 0;
-      for (int64_t t0 = 0; t0 < T; t0 += DW_TAPS_PER_GROUP, step++) {
-        const int64_t t1 = t0 + DW_TAPS_PER_GROUP < T ? t0 + DW_TAPS_PER_GROUP : T;
+      for (int64_t t0 = 0; t0 < T; t0 += per, step++) {
+        const int64_t t1 = t0 + per < T ? t0 + per : T;
         const int last = t1 == T;
         /* partial sums alternate between the temporaries, ending in Q */
-        const int64_t groups = (T + DW_TAPS_PER_GROUP - 1) / DW_TAPS_PER_GROUP;
+        const int64_t groups = (T + per - 1) / per;
         const int dst = last ? yq : tmp[(groups - 2 - step) % 2];
         lo_group *g = lo_group_new(c->m, c->n->name);
         int acc = LO_NONE;
@@ -1353,7 +1357,7 @@ static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const in
   const uint64_t qbytes = (uint64_t)(d.nv * d.g * C) * 4;
   const int yq = lo_buf_new(c->m, name, qbytes + L * 4);
   int tmp[2] = {LO_NONE, LO_NONE};
-  for (int b = 0; b < 2 && T > DW_TAPS_PER_GROUP * (b + 1); b++) {
+  for (int b = 0; b < 2 && T > dw_taps_per_group(c) * (b + 1); b++) {
     snprintf(name, sizeof name, "%s.partial%d", c->n->name, b);
     tmp[b] = lo_buf_new(c->m, name, qbytes + L * 4);
   }

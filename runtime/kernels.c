@@ -41,9 +41,9 @@ static inline double daz_(double x) { return fabs(x) < DBL_MIN ? copysign(0.0, x
  * fitted to mpmath's erf at Chebyshev nodes and evaluated by Horner's rule with fused
  * multiply-adds (fma: one instruction where the CPU has FMA, exact in software elsewhere, so
  * the same bits on every build; 1.5x faster than a multiply and an add, and not one value
- * in the check below differs from theirs): the result is within 0.503 ulp of the exact value before the one
- * rounding to f32, so always within 1 ulp (checked against glibc's erf at every positive f32
- * below 4.5: the worst 0.5021 ulp, at 0x1.4042b6p+1). Straight-line code per
+ * in the check below differs from theirs): the result is within 0.503 ulp of the exact
+ * value before the one rounding to f32, so always within 1 ulp (checked against glibc's erf
+ * at every positive f32 below 4.5: the worst 0.5021 ulp, at 0x1.4042b6p+1). Straight-line code per
  * element, so that the compiler vectorises the loop over elements; glibc's erff is a call
  * per element with branches. NaN stays NaN; -0 stays -0. */
 static const double erf_lo[8] = {1.1283791670623606, -0.37612638475991544, 0.1128378262206407, -0.026865438310616507,
@@ -590,8 +590,8 @@ void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src) {
  * call packs the plane again), multiples of 16; but no block of more than 64K outputs
  * (a 1x1 convolution over 12,544 pixels), so that a block's output is still in cache when
  * its activation is applied. */
-static uint32_t mm_block(const k_ctx *c, const ls_insn *in) {
-  const uint32_t n = in->n, cols = in->imm ? (uint32_t)in->imm : L;
+static uint32_t mm_block(const ls_target *t, const ls_insn *in) {
+  const uint32_t n = in->n, cols = in->imm ? (uint32_t)in->imm : t->lanes;
   uint32_t blocks = (n + 255) / 256;
   if (blocks > 8) blocks = 8;
   if (blocks == 0) blocks = 1;
@@ -647,14 +647,14 @@ static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3],
 }
 
 static void mm_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1) {
-  const uint32_t b = mm_block(c, in);
+  const uint32_t b = mm_block(c->t, in);
   for (uint32_t r = v0; r < v1; r += b) mm_block_rows(c, in, src, (float *)out, L, L, r, r + b < v1 ? r + b : v1);
 }
 
 /* the planner guarantees d->lanes >= the MM's columns: the GEMM has the same shape as in
  * checked mode, so the same rounding */
 void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst *d, uint32_t v0, uint32_t v1) {
-  const uint32_t b = mm_block(c, in);
+  const uint32_t b = mm_block(c->t, in);
   float *C = (float *)d->p;
   const uint64_t ldc = (uint64_t)d->stride / 4;
   for (uint32_t r = v0; r < v1; r += b) {
@@ -815,9 +815,7 @@ static inline int short_run16(uint8_t *out, const uint8_t *tab, size_t sz, uint6
   }
   return 1;
 }
-#endif
 
-#if defined(__AVX512F__)
 /* o[j] = t[2j] for j < n, 16 at a time from two loads, the even lanes picked; masked loads
  * and stores at the end, so nothing past t[2(n-1)] is read */
 static void every_other(uint8_t *out, const uint8_t *tab, uint64_t n) {
@@ -913,8 +911,7 @@ void k_mac_chain(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, con
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 uint32_t k_grain(const ls_target *t, const ls_insn *in) {
-  (void)t;
-  return in->op == LS_OP_MM ? mm_block(&(k_ctx){t, NULL, NULL, 0}, in) : 1;
+  return in->op == LS_OP_MM ? mm_block(t, in) : 1;
 }
 
 int k_splittable(ls_op op) {
