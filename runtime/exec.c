@@ -120,10 +120,11 @@ static void fast_range(const ls_program *p, uint8_t *arena, const k_ctx *c, cons
   k_run(c, &x->in, src, x->outs ? arena + p->slot_off + x->slot : NULL, v0, v1);
 }
 
-static void run_fast(const ls_program *p, uint8_t *arena, int threads) {
+static void run_fast(const ls_program *p, uint8_t *arena, int threads, const ls_run_opts *o) {
   const k_ctx c = {&p->prog.target, arena + p->sram_off, arena + p->plane_off, p->plane_stride};
   for (uint32_t f = 0; f < p->n_fast; f++) {
     const rt_inst *x = &p->inst[p->fast_list[f]];
+    if (o->step) o->step(o->step_user, f);
     const k_src src[3] = {source(p, arena, x, 0, 1), source(p, arena, x, 1, 1), source(p, arena, x, 2, 1)};
     const uint32_t n = x->in.n;
 #if LS_HAVE_OPENMP
@@ -152,6 +153,7 @@ static void run_fast(const ls_program *p, uint8_t *arena, int threads) {
 #endif
     fast_range(p, arena, &c, x, src, arena + p->chain_off, 0, n);
   }
+  if (o->step) o->step(o->step_user, p->n_fast);
 }
 
 /* ---- checked mode -------------------------------------------------------------------------- */
@@ -251,7 +253,7 @@ static ls_status run_checked(const ls_program *p, uint8_t *arena, const ls_run_o
 
 ls_status ls_run(const ls_program *p, void *arena, size_t bytes, const ls_run_opts *opts, ls_run_info *info,
                  ls_error *err) {
-  static const ls_run_opts defaults = {LS_MODE_FAST, 0, NULL, NULL};
+  static const ls_run_opts defaults = {LS_MODE_FAST, 0, NULL, NULL, NULL, NULL};
   const ls_run_opts *o = opts ? opts : &defaults;
   if (!p || !arena || ((uintptr_t)arena % LS_ARENA_ALIGN) || bytes < p->arena_bytes) {
     rt_errorf(err, LS_ERR_ARG, "the arena must be %d-byte aligned and at least %zu bytes (got %zu at %p)",
@@ -269,7 +271,7 @@ ls_status ls_run(const ls_program *p, void *arena, size_t bytes, const ls_run_op
   ls_status st = LS_OK;
   uint64_t cycles = p->cycles; /* fast mode: known before the run */
   if (o->mode == LS_MODE_CHECKED) st = run_checked(p, (uint8_t *)arena, o, &cycles, err);
-  else run_fast(p, (uint8_t *)arena, threads);
+  else run_fast(p, (uint8_t *)arena, threads, o);
   fp_leave(&fs);
   if (info) {
     info->cycles = cycles;

@@ -79,11 +79,19 @@ typedef struct ls_event {
 } ls_event;
 typedef void (*ls_trace_fn)(void *user, const ls_event *ev);
 
+/* Fast mode runs a program as ls_steps(p) steps, one instance each (ls_step describes it).
+ * To profile a run, ls_run_opts.step is called with k before step k and with k = ls_steps(p)
+ * after the last, from the calling thread: the caller reads its own clock there (the
+ * runtime reads none). */
+typedef void (*ls_step_fn)(void *user, uint32_t k);
+
 typedef struct ls_run_opts {
   ls_mode mode;
   int threads;           /* 0: the build's default (OpenMP's), 1: none; fast mode only */
   ls_trace_fn trace;     /* checked mode: called for every issue and stream occupancy */
   void *trace_user;
+  ls_step_fn step;       /* fast mode: NULL, or called around every step (profiling) */
+  void *step_user;
 } ls_run_opts;
 
 typedef struct ls_run_info {
@@ -135,6 +143,20 @@ ls_status ls_calibration_save(const char *path, const ls_calibration *c, ls_erro
 /* Predicted wall time of one fast-mode run, in microseconds (NaN without a calibration): the
  * in-cache costs for programs that fit the cache, the cold ones for those far bigger. */
 double ls_predict_us(const ls_program *p, const ls_calibration *c, int threads);
+
+typedef struct ls_step_info {
+  ls_insn insn;          /* the instance the step runs (a REPEAT's repetition: its own cycle) */
+  uint32_t queue;        /* its queue, an index into ls_program_image(p)->queues */
+  uint32_t chained;      /* elementwise instances computed with it, a few vectors at a time */
+  uint32_t runs;         /* a gather with constant indices: the copy runs it makes; else 0 */
+  uint32_t absorbed;     /* an MM: elementwise instances applied on its way to memory */
+  uint32_t mm_k, mm_n;   /* an MM: its plane's rows (K) and the columns it computes (N); else 0 */
+  double flops;          /* an MM: 2 * vectors * K * N; else 0 */
+  double predicted_ns;   /* its predicted time on this host (NaN without a calibration) */
+} ls_step_info;
+uint32_t ls_steps(const ls_program *p);
+/* Describe step k (< ls_steps(p)); c may be NULL. */
+void ls_step(const ls_program *p, uint32_t k, const ls_calibration *c, int threads, ls_step_info *out);
 /* The cost class of an instruction and its amount (elements, or bytes for copies). */
 ls_cost_class ls_cost_of(const ls_target *t, const ls_insn *in, double *amount);
 const char *ls_cost_class_name(ls_cost_class c);

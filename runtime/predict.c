@@ -119,6 +119,29 @@ double ls_predict_us(const ls_program *p, const ls_calibration *cal, int threads
   return ((1 - f) * hot + f * cold) / 1e3;
 }
 
+uint32_t ls_steps(const ls_program *p) { return p ? p->n_fast : 0; }
+
+void ls_step(const ls_program *p, uint32_t k, const ls_calibration *cal, int threads, ls_step_info *out) {
+  memset(out, 0, sizeof *out);
+  out->predicted_ns = NAN;
+  if (!p || k >= p->n_fast) return;
+  const rt_inst *x = &p->inst[p->fast_list[k]];
+  out->insn = x->in;
+  out->queue = x->queue;
+  out->chained = x->nchain;
+  out->runs = x->nruns + x->nreps;
+  out->absorbed = x->n_epi;
+  if (x->in.op == LS_OP_MM) {
+    out->mm_k = p->inst[x->plane_lw].in.n, out->mm_n = x->in.imm ? (uint32_t)x->in.imm : p->prog.target.lanes;
+    out->flops = 2.0 * x->in.n * out->mm_k * out->mm_n;
+  }
+  if (cal) {
+    const int t = threads >= 2 ? 1 : 0;
+    const double f = rt_cold_fraction(p, cal);
+    out->predicted_ns = (1 - f) * rt_inst_ns(p, &cal->model[t], x) + (f > 0 ? f * rt_inst_ns(p, &cal->cold[t], x) : 0);
+  }
+}
+
 /* ---- the profile file: "key = value" lines ------------------------------------------------ */
 
 const char *ls_calibration_path(void) {

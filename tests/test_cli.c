@@ -230,6 +230,15 @@ Test(cli, calibrate_then_predict, .timeout = 600) {
                "%s", slurp_scratch("stderr"));
   cr_assert(strstr(slurp_scratch("stdout"), "predicted") && strstr(slurp_scratch("stdout"), "before the run"), "%s",
             slurp_scratch("stdout"));
+  /* --profile times every step: the MM's shape and its predicted time are listed */
+  cr_assert_eq(tool((const char *[]){"bench", LS_SOURCE_ROOT "/examples/matmul_bias_relu.lsa", "--runs", "5", "--profile", "20",
+                                     "--top", "0", NULL}),
+               0, "%s", slurp_scratch("stderr"));
+  const char *out = slurp_scratch("stdout");
+  cr_assert(strstr(out, "3 steps, 20 runs") && strstr(out, "the 3 slowest steps") && strstr(out, "mm 16x16"), "%s", out);
+  cr_assert_null(strstr(strstr(out, "the 3 slowest"), "  -  "), "a step without a prediction: %s", out);
+  cr_assert_eq(tool((const char *[]){"bench", LS_SOURCE_ROOT "/examples/matmul_bias_relu.lsa", "--profile", "0", NULL}), 2);
+  cr_assert(strstr(slurp_scratch("stderr"), "--profile takes a whole number"), "%s", slurp_scratch("stderr"));
   /* a damaged profile is refused with its line named */
   write_file(prof, "t1.per_insn = fast\n", 19);
   cr_assert_eq(ls_calibration_load(prof, &cal, &e), LS_ERR_FORMAT);

@@ -2379,3 +2379,79 @@ Test(latency, ops_without_output_by_their_done_cycle) {
   for (int op = 0; op < LS_OP_COUNT; op++)
     if (ls_ops[op].out == LS_OUT_NONE) cr_expect(seen[op], "%s has no output and no latency case", ls_ops[op].mnemonic);
 }
+
+/* Fast mode's steps, as a profiler sees them: the callback comes once before each step, in
+ * order, and once after the last; ls_step names each step's instance, an MM's shape and its
+ * predicted time, which add up to ls_predict_us; and the run computes the same bits with
+ * the callback as without. Y = relu(X W + b) with X 8x16, W 16x16: the MM is 8 vectors
+ * through 16 plane rows into 16 columns, 2 * 8 * 16 * 16 = 4096 flops. */
+typedef struct step_log {
+  uint32_t seen[64], n;
+} step_log;
+
+static void log_step(void *user, uint32_t k) {
+  step_log *l = user;
+  if (l->n < 64) l->seen[l->n] = k;
+  l->n++;
+}
+
+Test(predict, steps_are_what_fast_mode_runs) {
+  char *src = t_read_file("examples/matmul_bias_relu.lsa");
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  free(src);
+  const uint32_t n = ls_steps(p);
+  cr_assert(n > 0 && n < 60, "%u steps", n);
+  t_run r = t_open(p);
+  float *X = t_tensor(&r, "X"), *W = t_tensor(&r, "W"), *b = t_tensor(&r, "b"), *Y = t_tensor(&r, "Y");
+  for (int i = 0; i < 8 * 16; i++) X[i] = (float)((i * 7) % 11) - 5.0f;
+  for (int i = 0; i < 16 * 16; i++) W[i] = (float)((i * 5) % 9) - 4.0f;
+  for (int j = 0; j < 16; j++) b[j] = (float)j - 8.0f;
+  cr_assert_eq(t_exec(&r, LS_MODE_FAST, 1, NULL), LS_OK);
+  float plain[8 * 16];
+  memcpy(plain, Y, sizeof plain);
+  memset(Y, 0, sizeof plain);
+  step_log log = {{0}, 0};
+  ls_run_opts o = {LS_MODE_FAST, 1, NULL, NULL, log_step, &log};
+  cr_assert_eq(ls_run(p, r.arena, r.bytes, &o, NULL, &e), LS_OK, "%s", e.msg);
+  cr_assert_eq(log.n, n + 1, "%u calls for %u steps", log.n, n);
+  for (uint32_t k = 0; k <= n; k++) cr_assert_eq(log.seen[k], k, "call %u was for step %u", k, log.seen[k]);
+  cr_assert_arr_eq(Y, plain, sizeof plain, "a profiled run computes other bits");
+  for (int i = 0; i < 8; i++) /* small integers: exact in f32 */
+    for (int j = 0; j < 16; j++) {
+      float y = b[j];
+      for (int k = 0; k < 16; k++) y += X[i * 16 + k] * W[k * 16 + j];
+      cr_assert_eq(Y[i * 16 + j], y > 0 ? y : 0.0f, "Y[%d][%d]", i, j);
+    }
+  /* 1 ns per flop, nothing else: the MM's step costs 4096 ns, the others nothing */
+  ls_calibration cal;
+  memset(&cal, 0, sizeof cal);
+  cal.model[0].mm[1] = 1;
+  double sum = 0;
+  int mms = 0;
+  for (uint32_t k = 0; k < n; k++) {
+    ls_step_info s;
+    ls_step(p, k, &cal, 1, &s);
+    sum += s.predicted_ns;
+    if (s.insn.op != LS_OP_MM) {
+      cr_assert_eq(s.flops, 0.0);
+      cr_assert_eq(s.predicted_ns, 0.0, "step %u (%s) costs %g ns", k, ls_ops[s.insn.op].mnemonic, s.predicted_ns);
+      continue;
+    }
+    mms++;
+    cr_assert_eq(s.insn.n, 8u);
+    cr_assert_eq(s.mm_k, 16u);
+    cr_assert_eq(s.mm_n, 16u);
+    cr_assert_eq(s.flops, 4096.0);
+    cr_assert_eq(s.predicted_ns, 4096.0);
+  }
+  cr_assert_eq(mms, 1);
+  cr_assert_float_eq(sum / 1e3, ls_predict_us(p, &cal, 1), 1e-12);
+  ls_step_info s;
+  ls_step(p, 0, NULL, 1, &s);
+  cr_assert(s.predicted_ns != s.predicted_ns, "no calibration: NaN");
+  ls_step(p, n, &cal, 1, &s);
+  cr_assert_eq(s.insn.op, 0, "past the last step: nothing");
+  t_close(&r);
+}

@@ -55,7 +55,7 @@ static double time_program(const char *src, int threads, int reps) {
     free(arena), ls_free(p);
     return -1;
   }
-  ls_run_opts o = {LS_MODE_FAST, threads, NULL, NULL};
+  ls_run_opts o = {LS_MODE_FAST, threads, NULL, NULL, NULL, NULL};
   double t[64];
   if (reps > 64) reps = 64;
   for (int r = -3; r < reps; r++) {

@@ -752,7 +752,7 @@ static int cmd_run(int argc, char **argv) {
   double *times = malloc(sizeof *times * (size_t)a.runs);
   uint64_t first_hash = 0;
   int identical = 1;
-  ls_run_opts o = {a.mode, a.threads, NULL, NULL};
+  ls_run_opts o = {a.mode, a.threads, NULL, NULL, NULL, NULL};
   ls_run_info info = {0};
   for (int r = 0; r < a.runs && times; r++) {
     ls_error e;
@@ -806,6 +806,7 @@ static void json_str(FILE *f, const char *s);
 static const char bench_help[] =
     "usage: lockstep bench PROGRAM [--input [NAME=]FILE.npy]... [--fill zeros|seq|random] [--runs N]\n"
     "                      [--warmup N] [--threads N] [--mode fast|checked] [--json FILE]\n"
+    "                      [--profile [N]] [--top N]\n"
     "\n"
     "Run a program (or an ONNX model, compiled first) many times and print its latency\n"
     "distribution: min, p50, p90, p99, p99.9, max and standard deviation; achieved GFLOP/s (the\n"
@@ -816,6 +817,10 @@ static const char bench_help[] =
     "  --warmup N      untimed runs first (default 20)\n"
     "  --threads N     fast-mode threads (default: all cores)\n"
     "  --json FILE     also write every measurement as JSON (for bench/report.py)\n"
+    "  --profile [N]   then time every step of the fast executor over N more runs (default\n"
+    "                  100) and print, per kind of step and for the slowest steps, the\n"
+    "                  measured and predicted time per run (timing each step costs a little)\n"
+    "  --top N         with --profile: how many of the slowest steps to list (default 12; 0: all)\n"
     "  -i, --input, --fill, --mode, --target, --set, --bind   as for 'lockstep run'\n";
 
 /* Multiply-adds of the program's MM instructions, times 2: K is the rows its plane was
@@ -846,14 +851,147 @@ static double percentile(const double *sorted, int n, double q) {
   return sorted[lo] + (at - lo) * (sorted[lo + 1] - sorted[lo]);
 }
 
+/* ---- bench --profile: every fast-mode step timed ---------------------------------------- */
+
+typedef struct step_clock {
+  double *at;  /* when each step began, and when the last ended (ns) */
+} step_clock;
+
+static void on_step(void *user, uint32_t k) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ((step_clock *)user)->at[k] = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* what kind of step: its mnemonic, and how fast mode runs it */
+static void step_kind(const ls_step_info *s, char *buf, size_t n) {
+  const char *how = s->chained ? " +chain" : s->runs ? " by runs" : s->absorbed ? " +fused" : "";
+  snprintf(buf, n, "%s%s", ls_ops[s->insn.op < LS_OP_COUNT ? s->insn.op : 0].mnemonic, how);
+}
+
+/* the same, with an MM's shape: "mm 144x24 +fused" (K x N) */
+static void step_name(const ls_step_info *s, char *buf, size_t n) {
+  if (s->insn.op != LS_OP_MM) {
+    step_kind(s, buf, n);
+    return;
+  }
+  snprintf(buf, n, "mm %ux%u%s", s->mm_k, s->mm_n, s->absorbed ? " +fused" : "");
+}
+
+typedef struct step_row {
+  uint32_t k;
+  double ns, pred;
+} step_row;
+
+static int cmp_row_ns(const void *a, const void *b) {
+  double x = ((const step_row *)a)->ns, y = ((const step_row *)b)->ns;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int print_profile(const ls_program *p, void *arena, size_t bytes, const ls_run_opts *base, int runs, int top_n,
+                         const ls_calibration *cal, int threads) {
+  const uint32_t n = ls_steps(p);
+  step_clock clk = {malloc(sizeof(double) * (n + 1))};
+  step_row *row = calloc(n ? n : 1, sizeof *row);
+  if (!clk.at || !row) {
+    free(clk.at), free(row);
+    return fprintf(stderr, "%s: out of memory\n", prog_name), EXIT_BAD;
+  }
+  ls_run_opts o = *base;
+  o.step = on_step, o.step_user = &clk;
+  double total = 0;
+  for (int r = 0; r < runs; r++) {
+    ls_error e;
+    if (ls_run(p, arena, bytes, &o, NULL, &e) != LS_OK) {
+      fprintf(stderr, "%s: error: %s\n", prog_name, e.msg);
+      free(clk.at), free(row);
+      return EXIT_BAD;
+    }
+    for (uint32_t k = 0; k < n; k++) row[k].ns += (clk.at[k + 1] - clk.at[k]) / runs;
+    total += (clk.at[n] - clk.at[0]) / runs;
+  }
+  /* by kind */
+  enum { MAXK = 64 };
+  char kname[MAXK][40];
+  double kns[MAXK] = {0}, kpred[MAXK] = {0};
+  int kcount[MAXK] = {0}, nk = 0;
+  double pred_total = 0;
+  for (uint32_t k = 0; k < n; k++) {
+    ls_step_info s;
+    ls_step(p, k, cal, threads, &s);
+    row[k].k = k, row[k].pred = s.predicted_ns;
+    pred_total += s.predicted_ns;
+    char name[40];
+    step_kind(&s, name, sizeof name);
+    int j = 0;
+    while (j < nk && strcmp(kname[j], name) != 0) j++;
+    if (j == nk) {
+      if (nk == MAXK) continue;
+      snprintf(kname[nk++], sizeof kname[0], "%s", name);
+    }
+    kns[j] += row[k].ns, kpred[j] += s.predicted_ns, kcount[j]++;
+  }
+  const int have_pred = pred_total == pred_total;
+  printf("profile:    %u steps, %d runs with every step timed: %.1f us per run (timing included)\n", n, runs, total / 1e3);
+  printf("  %-20s %6s %12s %12s %8s\n", "kind", "steps", "measured us", "predicted us", "diff");
+  for (int done = 0; done < nk; done++) { /* slowest kind first */
+    int j = -1;
+    for (int i = 0; i < nk; i++)
+      if (kcount[i] >= 0 && (j < 0 || kns[i] > kns[j])) j = i;
+    if (have_pred && kpred[j] >= 1.0 * kcount[j]) /* at least 1 ns a step */
+      printf("  %-20s %6d %12.1f %12.1f %+7.0f%%\n", kname[j], kcount[j], kns[j] / 1e3, kpred[j] / 1e3,
+             100.0 * (kns[j] - kpred[j]) / kpred[j]);
+    else if (have_pred)
+      printf("  %-20s %6d %12.1f %12.1f %8s\n", kname[j], kcount[j], kns[j] / 1e3, kpred[j] / 1e3, "-");
+    else
+      printf("  %-20s %6d %12.1f %12s %8s\n", kname[j], kcount[j], kns[j] / 1e3, "-", "-");
+    kcount[j] = -1;
+  }
+  qsort(row, n, sizeof *row, cmp_row_ns);
+  const uint32_t top = top_n == 0 || (uint32_t)top_n > n ? n : (uint32_t)top_n;
+  printf("  the %u slowest steps:\n  %6s %10s %-7s %-20s %8s %12s %12s %8s\n", top, "step", "cycle", "queue", "kind", "vectors",
+         "measured us", "predicted us", "GFLOP/s");
+  const ls_prog *g = ls_program_image(p);
+  for (uint32_t i = 0; i < top; i++) {
+    ls_step_info s;
+    ls_step(p, row[i].k, cal, threads, &s);
+    char name[40], q[16];
+    step_name(&s, name, sizeof name);
+    snprintf(q, sizeof q, "%s%u", ls_unit_names[g->queues[s.queue].unit], g->queues[s.queue].index);
+    char pred[24] = "-", gf[24] = "";
+    if (have_pred) snprintf(pred, sizeof pred, "%.2f", s.predicted_ns / 1e3);
+    if (s.flops > 0 && row[i].ns > 0) snprintf(gf, sizeof gf, "%.1f", s.flops / row[i].ns);
+    printf("  %6u %10" PRIu64 " %-7s %-20s %8u %12.2f %12s %8s\n", row[i].k, s.insn.cycle, q, name, s.insn.n, row[i].ns / 1e3, pred, gf);
+  }
+  free(clk.at), free(row);
+  return 0;
+}
+
 static int cmd_bench(int argc, char **argv) {
   if (has_help(argc, argv)) return fputs(bench_help, stdout), 0;
   /* bench's own options, then the rest as for run */
-  int warmup = 20, runs = 1000;
+  int warmup = 20, runs = 1000, profile = 0, top = 12;
   const char *json = NULL;
   char *rest[256];
   int nrest = 0;
   for (int i = 0; i < argc && nrest < 255; i++) {
+    if (i > 0 && strcmp(argv[i], "--profile") == 0) {
+      profile = 100;
+      if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') {
+        char *end;
+        long v = strtol(argv[++i], &end, 10);
+        if (*end || v < 1 || v > 1000000) return usage_error("bench", "%s takes a whole number of runs", "--profile");
+        profile = (int)v;
+      }
+      continue;
+    }
+    if (i > 0 && strcmp(argv[i], "--top") == 0) {
+      char *end = NULL;
+      long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+      if (!end || *end || v < 0 || v > 1000000000) return usage_error("bench", "%s takes a whole number of steps", "--top");
+      top = (int)v, i++;
+      continue;
+    }
     if (i > 0 && (strcmp(argv[i], "--warmup") == 0 || strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--runs") == 0)) {
       if (i + 1 == argc) return usage_error("bench", "%s needs a value", argv[i]);
       if (argv[i][2] == 'j') json = argv[++i];
@@ -885,7 +1023,7 @@ static int cmd_bench(int argc, char **argv) {
     return fprintf(stderr, "%s: out of memory\n", prog_name), EXIT_BAD;
   }
   if ((rc = load_inputs(p, arena, &a))) goto out;
-  ls_run_opts o = {a.mode, a.threads, NULL, NULL};
+  ls_run_opts o = {a.mode, a.threads, NULL, NULL, NULL, NULL};
   ls_run_info info;
   ls_error e;
   uint64_t hash = 0;
@@ -968,6 +1106,10 @@ static int cmd_bench(int argc, char **argv) {
   }
   free(sorted);
   if (!identical || !cycles_ok) rc = EXIT_BAD;
+  if (profile && rc == 0) {
+    if (a.mode != LS_MODE_FAST) fprintf(stderr, "%s: --profile: only fast mode runs in steps; not profiled\n", prog_name);
+    else rc = print_profile(p, arena, bytes, &o, profile, top, cal, pth);
+  }
 out:
   free(t);
   free(arena);
@@ -1035,7 +1177,7 @@ static int cmd_trace(int argc, char **argv) {
   if (!arena) return ls_free(p), EXIT_BAD;
   trace_buf tb = {0};
   if ((rc = load_inputs(p, arena, &a))) goto out;
-  ls_run_opts o = {LS_MODE_CHECKED, 1, on_event, &tb};
+  ls_run_opts o = {LS_MODE_CHECKED, 1, on_event, &tb, NULL, NULL};
   ls_run_info info;
   ls_error e;
   if (ls_run(p, arena, bytes, &o, &info, &e) != LS_OK) {
