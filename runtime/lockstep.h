@@ -122,6 +122,8 @@ typedef struct ls_cost_model {
   double per_insn;                  /* ns: each instance run */
   double per_unit[LS_COST_COUNT];   /* ns per element (copy: per byte) of each class */
   double mm[4];                     /* ns: a + b*flops + c*K*N + d*M*N for an MM */
+  double mm_few[2];                 /* ns: a + b*M*K*N for an MM of at most 4 rows (a loop, not
+                                       BLAS); both 0: not measured, mm serves */
   double run, run_byte;             /* ns: a gather by runs (constant indices), per run and per byte */
   double chain;                     /* ns per element of an alu instruction inside a chain (fast
                                        mode runs those a few vectors at a time); 0: not measured */

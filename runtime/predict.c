@@ -63,6 +63,7 @@ ls_cost_class ls_cost_of(const ls_target *t, const ls_insn *in, double *amount) 
 }
 
 double ls_cost_mm_ns(const ls_cost_model *m, double M, double K, double N) {
+  if (M <= 4 && m->mm_few[1] > 0) return m->mm_few[0] + m->mm_few[1] * M * K * N;
   return m->mm[0] + m->mm[1] * 2 * M * K * N + m->mm[2] * K * N + m->mm[3] * M * N;
 }
 
@@ -87,8 +88,20 @@ double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x)
     }
     return ns;
   }
-  if (x->in.op == LS_OP_GATHER && (x->nruns || x->nreps)) /* by runs: per run, and per byte copied */
-    return m->per_insn + m->run * (x->nruns + x->nreps) + m->run_byte * amount * ls_dtype_size((ls_dtype)x->in.t0);
+  if (x->in.op == LS_OP_GATHER && (x->nruns || x->nreps)) { /* by runs: per run, and per byte copied */
+    const double sz = (double)ls_dtype_size((ls_dtype)x->in.t0);
+    double ns = m->per_insn, in_reps = 0;
+    for (uint32_t r = 0; r < x->nreps; r++) { /* a transpose's n1 x n2 runs: as runs, or (runs of one
+                                               * element, moved 8 x 8 in registers) as a gather */
+      const rt_rep *q = &p->greps[x->reps0 + r];
+      const double runs = (double)q->n1 * q->n2, elems = runs * q->len;
+      const double by_runs = m->run * runs + m->run_byte * elems * sz, by_elems = m->per_unit[LS_COST_GATHER] * elems;
+      ns += by_runs < by_elems || !(by_elems > 0) ? by_runs : by_elems;
+      in_reps += elems;
+    }
+    const double rest = amount > in_reps ? amount - in_reps : 0;
+    return ns + m->run * x->nruns + m->run_byte * rest * sz;
+  }
   if (c == LS_COST_MM) {
     const double K = p->inst[x->plane_lw].in.n, N = x->in.imm ? (double)x->in.imm : t->lanes;
     return m->per_insn + ls_cost_mm_ns(m, x->in.n, K, N);
@@ -180,6 +193,7 @@ ls_status ls_calibration_save(const char *path, const ls_calibration *c, ls_erro
     fprintf(f, "%c%d.per_run = %.6g\n%c%d.per_insn = %.6g\n", pre, th, m->per_run, pre, th, m->per_insn);
     for (int k = 1; k < LS_COST_COUNT; k++) fprintf(f, "%c%d.%s = %.6g\n", pre, th, class_names[k], m->per_unit[k]);
     for (int k = 0; k < 4; k++) fprintf(f, "%c%d.mm%d = %.6g\n", pre, th, k, m->mm[k]);
+    for (int k = 0; k < 2; k++) fprintf(f, "%c%d.mm_few%d = %.6g\n", pre, th, k, m->mm_few[k]);
     fprintf(f, "%c%d.run = %.6g\n%c%d.run_byte = %.6g\n", pre, th, m->run, pre, th, m->run_byte);
     fprintf(f, "%c%d.chain = %.6g\n", pre, th, m->chain);
   }
@@ -231,6 +245,7 @@ ls_status ls_calibration_load(const char *path, ls_calibration *c, ls_error *err
     if (strcmp(k, "per_run") == 0) m->per_run = v;
     else if (strcmp(k, "per_insn") == 0) m->per_insn = v;
     else if (strncmp(k, "mm", 2) == 0 && k[2] >= '0' && k[2] <= '3' && !k[3]) m->mm[k[2] - '0'] = v;
+    else if (strncmp(k, "mm_few", 6) == 0 && (k[6] == '0' || k[6] == '1') && !k[7]) m->mm_few[k[6] - '0'] = v;
     else if (strcmp(k, "run") == 0) m->run = v;
     else if (strcmp(k, "run_byte") == 0) m->run_byte = v;
     else if (strcmp(k, "chain") == 0) m->chain = v;

@@ -225,6 +225,7 @@ Test(cli, calibrate_then_predict, .timeout = 600) {
   cr_assert(cal.cache_bytes > 0 && cal.cold_bytes > cal.cache_bytes, "cache sizes %g, %g", cal.cache_bytes, cal.cold_bytes);
   cr_assert_gt(cal.model[0].run + cal.model[0].run_byte, 0.0, "a cost for gathers by runs");
   cr_assert_gt(cal.model[0].chain, 0.0, "a cost for alu instructions in chains");
+  cr_assert_gt(cal.model[0].mm_few[1], 0.0, "a cost per multiply-add for MMs of a few rows");
   setenv("LOCKSTEP_CALIBRATION", prof, 1);
   cr_assert_eq(tool((const char *[]){"bench", LS_SOURCE_ROOT "/examples/matmul_bias_relu.lsa", "--runs", "50", NULL}), 0,
                "%s", slurp_scratch("stderr"));

@@ -21,6 +21,7 @@
  * must be rejected. The opcodes without output are checked through the cycle count of
  * programs using them. */
 #include <criterion/criterion.h>
+#include <unistd.h>
 #include <fenv.h>
 #include <math.h>
 #include <stdarg.h>
@@ -2454,4 +2455,31 @@ Test(predict, steps_are_what_fast_mode_runs) {
   ls_step(p, n, &cal, 1, &s);
   cr_assert_eq(s.insn.op, 0, "past the last step: nothing");
   t_close(&r);
+}
+
+/* An MM of at most 4 rows runs a loop, not BLAS: its own two coefficients when measured
+ * (a + b*M*K*N), the BLAS fit otherwise; and the profile file keeps them. */
+Test(predict, few_row_mms_cost_as_the_loop) {
+  ls_calibration cal;
+  memset(&cal, 0, sizeof cal);
+  ls_cost_model *m = &cal.model[0];
+  m->mm[0] = 100, m->mm[1] = 0.5, m->mm[2] = 0, m->mm[3] = 0;
+  cr_assert_float_eq(ls_cost_mm_ns(m, 1, 256, 256), 100 + 0.5 * 2 * 65536, 1e-9, "not measured: the BLAS fit");
+  m->mm_few[0] = 70, m->mm_few[1] = 0.04;
+  cr_assert_float_eq(ls_cost_mm_ns(m, 1, 256, 256), 70 + 0.04 * 65536, 1e-9);
+  cr_assert_float_eq(ls_cost_mm_ns(m, 4, 16, 32), 70 + 0.04 * 4 * 16 * 32, 1e-9);
+  cr_assert_float_eq(ls_cost_mm_ns(m, 5, 16, 32), 100 + 0.5 * 2 * 5 * 16 * 32, 1e-9, "5 rows go to BLAS");
+  char path[] = "/tmp/lockstep-cal-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  close(fd);
+  ls_error e;
+  cal.cold[1].mm_few[1] = 0.125;
+  cr_assert_eq(ls_calibration_save(path, &cal, &e), LS_OK, "%s", e.msg);
+  ls_calibration back;
+  cr_assert_eq(ls_calibration_load(path, &back, &e), LS_OK, "%s", e.msg);
+  remove(path);
+  cr_assert_float_eq(back.model[0].mm_few[0], 70.0, 1e-9);
+  cr_assert_float_eq(back.model[0].mm_few[1], 0.04, 1e-9);
+  cr_assert_float_eq(back.cold[1].mm_few[1], 0.125, 1e-9);
 }

@@ -375,24 +375,39 @@ int cmd_calibrate(int argc, char **argv) {
       printf("  %d thread%s  chain   %.4f ns per element of each alu instruction in a chain\n", threads,
              threads > 1 ? "s" : " ", m->chain);
     }
-    /* MM: a grid of shapes */
-    const uint32_t Ms[] = {1, 8, 64, 256, 1024}, Ks[] = {9, 64, 256}, Ns[] = {32, 128, 256};
-    double A[45][4], b[45], w[45];
+    /* MM: a grid of shapes; BLAS's (more than 4 rows) fit a + b*flops + c*K*N + d*M*N, the
+     * loop's (1 and 4 rows) a + b*M*K*N */
+    const uint32_t Ms[] = {1, 4, 8, 64, 256, 1024}, Ks[] = {9, 64, 256}, Ns[] = {32, 128, 256};
+    double A[45][4], b[45], w[45], fs[2][3] = {{0}};
     int n = 0;
-    for (size_t i = 0; i < (quick ? 3 : 5); i++)
+    for (size_t i = 0; i < (quick ? 4 : 6); i++)
       for (size_t j = 0; j < 3; j++)
         for (size_t l = 0; l < 3; l++) {
           double ns = time_mm(Ms[i], Ks[j], Ns[l], threads, cold) - 2 * m->per_insn;
           if (ns < 0) ns = 0;
           double M_ = Ms[i], K_ = Ks[j], N_ = Ns[l];
+          if (Ms[i] <= 4) { /* weighted least squares of ns = a + b*x, weight 1/ns^2 */
+            const double x = M_ * K_ * N_, wt = ns > 0 ? 1.0 / (ns * ns) : 1;
+            fs[0][0] += wt, fs[0][1] += wt * x, fs[0][2] += wt * ns, fs[1][1] += wt * x * x, fs[1][2] += wt * x * ns;
+            continue;
+          }
           A[n][0] = 1, A[n][1] = 2 * M_ * K_ * N_, A[n][2] = K_ * N_, A[n][3] = M_ * N_;
           b[n] = ns;
           w[n] = ns > 0 ? 1.0 / (ns * ns) : 1;
           n++;
         }
+    {
+      const double det = fs[0][0] * fs[1][1] - fs[0][1] * fs[0][1];
+      m->mm_few[1] = det != 0 ? (fs[0][0] * fs[1][2] - fs[0][1] * fs[0][2]) / det : 0;
+      m->mm_few[0] = det != 0 ? (fs[0][2] - m->mm_few[1] * fs[0][1]) / fs[0][0] : 0;
+      if (m->mm_few[1] <= 0) m->mm_few[0] = m->mm_few[1] = 0; /* not measured: the BLAS fit serves */
+      if (m->mm_few[0] < 0) m->mm_few[0] = 0;
+    }
     solve4((const double(*)[4])A, b, w, n, m->mm);
     printf("  %d thread%s  mm      %.0f ns + %.4f ns/flop (%.1f GFLOP/s) + %.4f ns per K*N + %.4f ns per M*N\n", threads,
            threads > 1 ? "s" : " ", m->mm[0], m->mm[1], m->mm[1] > 0 ? 1 / m->mm[1] : 0, m->mm[2], m->mm[3]);
+    printf("  %d thread%s  mm      at most 4 rows: %.0f ns + %.4f ns per multiply-add\n", threads, threads > 1 ? "s" : " ",
+           m->mm_few[0], m->mm_few[1]);
     printf("  %d thread%s  per instruction %.0f ns\n", threads, threads > 1 ? "s" : " ", m->per_insn);
   }
   ls_error e;
