@@ -67,6 +67,10 @@ double ls_cost_mm_ns(const ls_cost_model *m, double M, double K, double N) {
   return m->mm[0] + m->mm[1] * 2 * M * K * N + m->mm[2] * K * N + m->mm[3] * M * N;
 }
 
+/* an MM instance's K (its plane's rows) and N (the columns it computes) */
+static uint32_t mm_k(const ls_program *p, const rt_inst *x) { return p->inst[x->plane_lw].in.n; }
+static uint32_t mm_n(const ls_program *p, const rt_inst *x) { return x->in.imm ? (uint32_t)x->in.imm : p->prog.target.lanes; }
+
 /* the predicted ns under model m of an instance fast mode runs (one of p->fast_list) */
 double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x) {
   const ls_target *t = &p->prog.target;
@@ -102,10 +106,7 @@ double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x)
     const double rest = amount > in_reps ? amount - in_reps : 0;
     return ns + m->run * x->nruns + m->run_byte * rest * sz;
   }
-  if (c == LS_COST_MM) {
-    const double K = p->inst[x->plane_lw].in.n, N = x->in.imm ? (double)x->in.imm : t->lanes;
-    return m->per_insn + ls_cost_mm_ns(m, x->in.n, K, N);
-  }
+  if (c == LS_COST_MM) return m->per_insn + ls_cost_mm_ns(m, x->in.n, mm_k(p, x), mm_n(p, x));
   return m->per_insn + m->per_unit[c] * amount;
 }
 
@@ -119,17 +120,19 @@ double rt_cold_fraction(const ls_program *p, const ls_calibration *cal) {
   return log(mem / cal->cache_bytes) / log(cal->cold_bytes / cal->cache_bytes);
 }
 
+/* an instance's cost under calibration cal, t threads, with cold fraction f (rt_cold_fraction) */
+static double mixed_ns(const ls_program *p, const ls_calibration *cal, int t, double f, const rt_inst *x) {
+  return (1 - f) * rt_inst_ns(p, &cal->model[t], x) + (f > 0 ? f * rt_inst_ns(p, &cal->cold[t], x) : 0);
+}
+
 double ls_predict_us(const ls_program *p, const ls_calibration *cal, int threads) {
   if (!cal || !p) return NAN;
   const int t = threads >= 2 ? 1 : 0;
   const double f = rt_cold_fraction(p, cal);
-  double hot = cal->model[t].per_run, cold = cal->cold[t].per_run;
-  for (uint32_t i = 0; i < p->n_fast; i++) { /* what fast mode runs, as it runs it */
-    const rt_inst *x = &p->inst[p->fast_list[i]];
-    hot += rt_inst_ns(p, &cal->model[t], x);
-    if (f > 0) cold += rt_inst_ns(p, &cal->cold[t], x);
-  }
-  return ((1 - f) * hot + f * cold) / 1e3;
+  double ns = (1 - f) * cal->model[t].per_run + f * cal->cold[t].per_run;
+  for (uint32_t i = 0; i < p->n_fast; i++) /* what fast mode runs, as it runs it */
+    ns += mixed_ns(p, cal, t, f, &p->inst[p->fast_list[i]]);
+  return ns / 1e3;
 }
 
 uint32_t ls_steps(const ls_program *p) { return p ? p->n_fast : 0; }
@@ -145,14 +148,10 @@ void ls_step(const ls_program *p, uint32_t k, const ls_calibration *cal, int thr
   out->runs = x->nruns + x->nreps;
   out->absorbed = x->n_epi;
   if (x->in.op == LS_OP_MM) {
-    out->mm_k = p->inst[x->plane_lw].in.n, out->mm_n = x->in.imm ? (uint32_t)x->in.imm : p->prog.target.lanes;
+    out->mm_k = mm_k(p, x), out->mm_n = mm_n(p, x);
     out->flops = 2.0 * x->in.n * out->mm_k * out->mm_n;
   }
-  if (cal) {
-    const int t = threads >= 2 ? 1 : 0;
-    const double f = rt_cold_fraction(p, cal);
-    out->predicted_ns = (1 - f) * rt_inst_ns(p, &cal->model[t], x) + (f > 0 ? f * rt_inst_ns(p, &cal->cold[t], x) : 0);
-  }
+  if (cal) out->predicted_ns = mixed_ns(p, cal, threads >= 2 ? 1 : 0, rt_cold_fraction(p, cal), x);
 }
 
 /* ---- the profile file: "key = value" lines ------------------------------------------------ */
