@@ -53,6 +53,19 @@ static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c_all,
   k_ctx cn = *c_all;
   if (x->in.aux && x->in.aux < narrow.lanes) narrow.lanes = x->in.aux, cn.t = &narrow;
   const k_ctx *c = &cn;
+  /* products, then only f32 maxs/mins of the last result, then an f32 WRITE: one pass from
+   * the products' operands to memory where the kernels have one */
+  k_clamp q = {0};
+  int direct = x->chain_mac && x->in.t0 == LS_F32 && x->nchain - x->chain_mac <= 4;
+  for (uint32_t k = x->chain_mac; direct && k < x->nchain; k++) {
+    const rt_inst *y = &p->inst[p->chain[x->chain0 + k]];
+    direct = (y->in.op == LS_OP_MAXS || y->in.op == LS_OP_MINS) && y->in.t0 == LS_F32 &&
+             y->src[0] == p->chain[x->chain0 + k - 1];
+    if (!direct) break;
+    double d;
+    memcpy(&d, &y->in.imm, 8);
+    q.max[q.n] = y->in.op == LS_OP_MAXS, q.imm[q.n++] = (float)d;
+  }
   for (uint32_t b0 = v0; b0 < v1; b0 += RT_CHAIN_BLOCK) {
     const uint32_t nb = v1 - b0 < RT_CHAIN_BLOCK ? v1 - b0 : RT_CHAIN_BLOCK;
     k_src prev = {NULL, 0};
@@ -65,6 +78,9 @@ static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c_all,
         a[j] = source_at(p, arena, y, 0, b0), b[j] = source_at(p, arena, y, 1, b0);
       }
       if (y0->in.op == LS_OP_MAC) c0 = source_at(p, arena, y0, 2, b0);
+      if (direct && k_mac_chain_to(c, x->chain_mac, a, b, y0->in.op == LS_OP_MAC ? &c0 : NULL, &q,
+                                   c->sram + x->in.addr + (int64_t)b0 * x->in.stride, x->in.stride, nb))
+        continue;
       uint8_t *out = scratch + ((x->chain_mac - 1) % 2) * half; /* where the last product would be */
       k_mac_chain(c, x->chain_mac, a, b, y0->in.op == LS_OP_MAC ? &c0 : NULL, out, nb);
       k = x->chain_mac;

@@ -135,6 +135,17 @@ int k_splittable(ls_op op);
  * a mac (one rounding; the first a mul when c0 is NULL), vectors [0, nb), the sum kept in
  * registers instead of going through memory between the steps. */
 void k_mac_chain(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, const k_src *c0, uint8_t *out, uint32_t nb);
+/* f32 maxs/mins by immediates, in order, after a chain's products */
+typedef struct k_clamp {
+  uint32_t n;
+  uint8_t max[4]; /* 1: maxs, 0: mins */
+  float imm[4];
+} k_clamp;
+/* k_mac_chain's products, then q's clamps, vector v stored at out + v * os (a WRITE's
+ * address and stride: no buffer between). Returns 0 where it has no fast path (weights that
+ * differ between vectors, a NaN immediate, no AVX-512): the caller goes the general way. */
+int k_mac_chain_to(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, const k_src *c0, const k_clamp *q,
+                   uint8_t *out, int64_t os, uint32_t nb);
 /* Fast mode's MM into memory (see k_dst), rows [v0, v1). */
 void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst *d, uint32_t v0, uint32_t v1);
 /* Fast mode's GATHER by runs (rt_run) and repeated runs (rt_rep), output elements

@@ -653,6 +653,29 @@ static void mm_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8
 
 /* the planner guarantees d->lanes >= the MM's columns: the GEMM has the same shape as in
  * checked mode, so the same rounding */
+#if defined(__AVX512F__)
+static inline __m512 clamp16(__m512 x, const k_clamp *q);
+/* the activations d->ops of rows [r, r1) of C in one pass, where they are all maxs/mins by
+ * a number (a ReLU6): returns 0 for any others */
+static int clamp_rows(const k_dst *d, float *C, uint64_t ldc, uint32_t r, uint32_t r1) {
+  k_clamp q = {0};
+  for (int e = 0; e < d->n; e++) {
+    const ls_insn *y = d->ops[e];
+    const float imm = (float)imm_f64(y->imm);
+    if ((y->op != LS_OP_MAXS && y->op != LS_OP_MINS) || imm != imm) return 0;
+    q.max[q.n] = y->op == LS_OP_MAXS, q.imm[q.n++] = imm;
+  }
+  for (uint32_t i = r; i < r1; i++) {
+    float *row = C + (size_t)i * ldc;
+    for (uint32_t l0 = 0; l0 < d->lanes; l0 += 16) {
+      const __mmask16 mk = d->lanes - l0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d->lanes - l0)) - 1);
+      _mm512_mask_storeu_ps(row + l0, mk, clamp16(_mm512_maskz_loadu_ps(mk, row + l0), &q));
+    }
+  }
+  return 1;
+}
+#endif
+
 void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst *d, uint32_t v0, uint32_t v1) {
   const uint32_t b = mm_block(c->t, in);
   float *C = (float *)d->p;
@@ -660,6 +683,9 @@ void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst 
   for (uint32_t r = v0; r < v1; r += b) {
     const uint32_t r1 = r + b < v1 ? r + b : v1;
     mm_block_rows(c, in, src, C, ldc, d->lanes, r, r1);
+#if defined(__AVX512F__)
+    if (d->n > 1 && clamp_rows(d, C, ldc, r, r1)) continue;
+#endif
     for (int e = 0; e < d->n; e++) { /* the activation while the block is in cache */
       const ls_op op = (ls_op)d->ops[e]->op;
       if (ldc == d->lanes) { /* rows back to back: one pass */
@@ -899,7 +925,83 @@ static inline void mac_lanes(uint32_t m, const k_src *a, const k_src *b, const k
   for (uint32_t j = 0; j < w; j++) o[l0 + j] = acc[j];
 }
 
+#if defined(__AVX512F__)
+/* maxs/mins by an immediate, as ew_f's: the input flushed if subnormal, a NaN input kept */
+static inline __m512 clamp16(__m512 x, const k_clamp *q) {
+  const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+  for (uint32_t e = 0; e < q->n; e++) {
+    const __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x)));
+    const __mmask16 sub = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(FLT_MIN), _CMP_LT_OQ);
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    const __m512 xd = _mm512_castsi512_ps(_mm512_mask_and_epi32(_mm512_castps_si512(x), sub, _mm512_castps_si512(x), sign));
+    const __m512 imm = _mm512_set1_ps(q->imm[e]);
+    const __m512 r = q->max[e] ? _mm512_max_ps(xd, imm) : _mm512_min_ps(xd, imm); /* xd > imm ? xd : imm */
+    x = _mm512_mask_mov_ps(r, nan, x);
+  }
+  return x;
+}
+
+/* 16 lanes (those of mask mk from l0) of nb vectors, the m tap weights constant over the
+ * vectors (every b has stride 0, as a depthwise convolution's) and held in registers: one
+ * load per product instead of two, four vectors' sums at once so that the FMAs' latency
+ * overlaps. m is a constant where it is inlined (3, 9, 25 taps). The same products in the
+ * same order as mac_lanes; then the clamps of q, and vector v stored at out + v * os. */
+static inline __attribute__((always_inline)) void mac_w16(const uint32_t m, const k_src *a, const k_src *b,
+                                                          const k_src *c0, const k_clamp *q, uint8_t *out,
+                                                          int64_t os, uint32_t nb, uint32_t l0, __mmask16 mk) {
+  __m512 w[RT_CHAIN_MACS];
+  for (uint32_t k = 0; k < m; k++) w[k] = _mm512_maskz_loadu_ps(mk, (const float *)b[k].p + l0);
+  uint32_t v = 0;
+  for (; v + 4 <= nb; v += 4) {
+    __m512 acc[4];
+    for (uint32_t i = 0; i < 4; i++) {
+      const __m512 x = _mm512_maskz_loadu_ps(mk, (const float *)vec_in(&a[0], v + i) + l0);
+      acc[i] = c0 ? _mm512_fmadd_ps(x, w[0], _mm512_maskz_loadu_ps(mk, (const float *)vec_in(c0, v + i) + l0))
+                  : _mm512_mul_ps(x, w[0]);
+    }
+    for (uint32_t k = 1; k < m; k++)
+      for (uint32_t i = 0; i < 4; i++)
+        acc[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, (const float *)vec_in(&a[k], v + i) + l0), w[k], acc[i]);
+    for (uint32_t i = 0; i < 4; i++)
+      _mm512_mask_storeu_ps((float *)(out + (int64_t)(v + i) * os) + l0, mk, q->n ? clamp16(acc[i], q) : acc[i]);
+  }
+  for (; v < nb; v++) {
+    __m512 acc = _mm512_maskz_loadu_ps(mk, (const float *)vec_in(&a[0], v) + l0);
+    acc = c0 ? _mm512_fmadd_ps(acc, w[0], _mm512_maskz_loadu_ps(mk, (const float *)vec_in(c0, v) + l0))
+             : _mm512_mul_ps(acc, w[0]);
+    for (uint32_t k = 1; k < m; k++)
+      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, (const float *)vec_in(&a[k], v) + l0), w[k], acc);
+    _mm512_mask_storeu_ps((float *)(out + (int64_t)v * os) + l0, mk, q->n ? clamp16(acc, q) : acc);
+  }
+}
+#endif
+
+int k_mac_chain_to(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, const k_src *c0, const k_clamp *q,
+                   uint8_t *out, int64_t os, uint32_t nb) {
+#if defined(__AVX512F__)
+  for (uint32_t k = 0; k < m; k++)
+    if (b[k].stride) return 0;
+  for (uint32_t e = 0; e < q->n; e++)
+    if (q->imm[e] != q->imm[e]) return 0;
+  for (uint32_t l0 = 0; l0 < L; l0 += 16) {
+    const __mmask16 mk = L - l0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (L - l0)) - 1);
+    switch (m) {
+    case 9: mac_w16(9, a, b, c0, q, out, os, nb, l0, mk); break;
+    case 3: mac_w16(3, a, b, c0, q, out, os, nb, l0, mk); break;
+    case 25: mac_w16(25, a, b, c0, q, out, os, nb, l0, mk); break;
+    default: mac_w16(m, a, b, c0, q, out, os, nb, l0, mk); break;
+    }
+  }
+  return 1;
+#else
+  (void)c, (void)m, (void)a, (void)b, (void)c0, (void)q, (void)out, (void)os, (void)nb;
+  return 0;
+#endif
+}
+
 void k_mac_chain(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, const k_src *c0, uint8_t *out, uint32_t nb) {
+  const k_clamp none = {0};
+  if (k_mac_chain_to(c, m, a, b, c0, &none, out, (int64_t)L * 4, nb)) return;
   for (uint32_t v = 0; v < nb; v++) {
     float *o = (float *)out + (size_t)v * L;
     uint32_t l0 = 0;
