@@ -42,6 +42,20 @@ static k_src source_at(const ls_program *p, uint8_t *arena, const rt_inst *x, in
   return s;
 }
 
+/* the operands of chain x's products from vector b0 on; returns the accumulator the first
+ * adds to (c0), or NULL */
+static const k_src *mac_sources(const ls_program *p, uint8_t *arena, const rt_inst *x, uint32_t b0, k_src *a, k_src *b,
+                                k_src *c0) {
+  for (uint32_t j = 0; j < x->chain_mac; j++) {
+    const rt_inst *y = &p->inst[p->chain[x->chain0 + j]];
+    a[j] = source_at(p, arena, y, 0, b0), b[j] = source_at(p, arena, y, 1, b0);
+  }
+  const rt_inst *y0 = &p->inst[p->chain[x->chain0]];
+  if (y0->in.op != LS_OP_MAC) return NULL;
+  *c0 = source_at(p, arena, y0, 2, b0);
+  return c0;
+}
+
 /* A chain and its WRITE (x), RT_CHAIN_BLOCK vectors at a time through two buffers. Every
  * chained instruction works lane by lane and only the WRITE's lanes reach memory, so when it
  * stores fewer than L lanes, only those are computed (a depthwise convolution of 144
@@ -66,23 +80,22 @@ static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c_all,
     memcpy(&d, &y->in.imm, 8);
     q.max[q.n] = y->in.op == LS_OP_MAXS, q.imm[q.n++] = (float)d;
   }
+  if (direct) { /* the whole range at once: no buffer to fit */
+    k_src a[RT_CHAIN_MACS], b[RT_CHAIN_MACS], c0;
+    const k_src *acc = mac_sources(p, arena, x, v0, a, b, &c0);
+    if (k_mac_chain_to(c, x->chain_mac, a, b, acc, &q, c->sram + x->in.addr + (int64_t)v0 * x->in.stride, x->in.stride,
+                       v1 - v0))
+      return;
+  }
   for (uint32_t b0 = v0; b0 < v1; b0 += RT_CHAIN_BLOCK) {
     const uint32_t nb = v1 - b0 < RT_CHAIN_BLOCK ? v1 - b0 : RT_CHAIN_BLOCK;
     k_src prev = {NULL, 0};
     uint32_t prev_id = RT_NONE, k = 0;
     if (x->chain_mac) { /* the products first, their sum in registers */
       k_src a[RT_CHAIN_MACS], b[RT_CHAIN_MACS], c0;
-      const rt_inst *y0 = &p->inst[p->chain[x->chain0]];
-      for (uint32_t j = 0; j < x->chain_mac; j++) {
-        const rt_inst *y = &p->inst[p->chain[x->chain0 + j]];
-        a[j] = source_at(p, arena, y, 0, b0), b[j] = source_at(p, arena, y, 1, b0);
-      }
-      if (y0->in.op == LS_OP_MAC) c0 = source_at(p, arena, y0, 2, b0);
-      if (direct && k_mac_chain_to(c, x->chain_mac, a, b, y0->in.op == LS_OP_MAC ? &c0 : NULL, &q,
-                                   c->sram + x->in.addr + (int64_t)b0 * x->in.stride, x->in.stride, nb))
-        continue;
+      const k_src *acc = mac_sources(p, arena, x, b0, a, b, &c0);
       uint8_t *out = scratch + ((x->chain_mac - 1) % 2) * half; /* where the last product would be */
-      k_mac_chain(c, x->chain_mac, a, b, y0->in.op == LS_OP_MAC ? &c0 : NULL, out, nb);
+      k_mac_chain(c, x->chain_mac, a, b, acc, out, nb);
       k = x->chain_mac;
       prev = (k_src){out, (int64_t)ls_vector_bytes(c->t, LS_F32)};
       prev_id = p->chain[x->chain0 + k - 1];

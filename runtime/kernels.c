@@ -944,34 +944,46 @@ static inline __m512 clamp16(__m512 x, const k_clamp *q) {
 /* 16 lanes (those of mask mk from l0) of nb vectors, the m tap weights constant over the
  * vectors (every b has stride 0, as a depthwise convolution's) and held in registers: one
  * load per product instead of two, four vectors' sums at once so that the FMAs' latency
- * overlaps. m is a constant where it is inlined (3, 9, 25 taps). The same products in the
- * same order as mac_lanes; then the clamps of q, and vector v stored at out + v * os. */
-static inline __attribute__((always_inline)) void mac_w16(const uint32_t m, const k_src *a, const k_src *b,
-                                                          const k_src *c0, const k_clamp *q, uint8_t *out,
-                                                          int64_t os, uint32_t nb, uint32_t l0, __mmask16 mk) {
+ * overlaps. Every tap's input has the same stride s (ap[k]: its vector 0 at lane l0); the
+ * accumulator's (cp, or NULL) has stride cs (0 for a bias). m is a constant where it is inlined (3, 9, 25 taps), so the
+ * weights stay in registers. The same products in the same order as mac_lanes; then the
+ * clamps of q, and vector v stored at out + v * os. */
+static inline __attribute__((always_inline)) void mac_w16(const uint32_t m, const uint8_t *const *ap, const k_src *b,
+                                                          const uint8_t *cp, int64_t cs, int64_t s, const k_clamp *q,
+                                                          uint8_t *out, int64_t os, uint32_t nb, uint32_t l0,
+                                                          __mmask16 mk) {
   __m512 w[RT_CHAIN_MACS];
   for (uint32_t k = 0; k < m; k++) w[k] = _mm512_maskz_loadu_ps(mk, (const float *)b[k].p + l0);
+  out += l0 * 4;
   uint32_t v = 0;
   for (; v + 4 <= nb; v += 4) {
-    __m512 acc[4];
-    for (uint32_t i = 0; i < 4; i++) {
-      const __m512 x = _mm512_maskz_loadu_ps(mk, (const float *)vec_in(&a[0], v + i) + l0);
-      acc[i] = c0 ? _mm512_fmadd_ps(x, w[0], _mm512_maskz_loadu_ps(mk, (const float *)vec_in(c0, v + i) + l0))
-                  : _mm512_mul_ps(x, w[0]);
+    const int64_t o0 = (int64_t)v * s, o1 = o0 + s, o2 = o1 + s, o3 = o2 + s;
+    const int64_t c0o = (int64_t)v * cs, c1o = c0o + cs, c2o = c1o + cs, c3o = c2o + cs;
+#define MAC_LD(base, o) _mm512_maskz_loadu_ps(mk, (const float *)((base) + (o)))
+    __m512 a0 = MAC_LD(ap[0], o0), a1 = MAC_LD(ap[0], o1), a2 = MAC_LD(ap[0], o2), a3 = MAC_LD(ap[0], o3);
+    if (cp) {
+      a0 = _mm512_fmadd_ps(a0, w[0], MAC_LD(cp, c0o)), a1 = _mm512_fmadd_ps(a1, w[0], MAC_LD(cp, c1o));
+      a2 = _mm512_fmadd_ps(a2, w[0], MAC_LD(cp, c2o)), a3 = _mm512_fmadd_ps(a3, w[0], MAC_LD(cp, c3o));
+    } else {
+      a0 = _mm512_mul_ps(a0, w[0]), a1 = _mm512_mul_ps(a1, w[0]), a2 = _mm512_mul_ps(a2, w[0]), a3 = _mm512_mul_ps(a3, w[0]);
     }
-    for (uint32_t k = 1; k < m; k++)
-      for (uint32_t i = 0; i < 4; i++)
-        acc[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, (const float *)vec_in(&a[k], v + i) + l0), w[k], acc[i]);
-    for (uint32_t i = 0; i < 4; i++)
-      _mm512_mask_storeu_ps((float *)(out + (int64_t)(v + i) * os) + l0, mk, q->n ? clamp16(acc[i], q) : acc[i]);
+    for (uint32_t k = 1; k < m; k++) {
+      const uint8_t *x = ap[k];
+      a0 = _mm512_fmadd_ps(MAC_LD(x, o0), w[k], a0), a1 = _mm512_fmadd_ps(MAC_LD(x, o1), w[k], a1);
+      a2 = _mm512_fmadd_ps(MAC_LD(x, o2), w[k], a2), a3 = _mm512_fmadd_ps(MAC_LD(x, o3), w[k], a3);
+    }
+    if (q->n) a0 = clamp16(a0, q), a1 = clamp16(a1, q), a2 = clamp16(a2, q), a3 = clamp16(a3, q);
+    uint8_t *d = out + (int64_t)v * os;
+    _mm512_mask_storeu_ps((float *)d, mk, a0), _mm512_mask_storeu_ps((float *)(d + os), mk, a1);
+    _mm512_mask_storeu_ps((float *)(d + 2 * os), mk, a2), _mm512_mask_storeu_ps((float *)(d + 3 * os), mk, a3);
   }
   for (; v < nb; v++) {
-    __m512 acc = _mm512_maskz_loadu_ps(mk, (const float *)vec_in(&a[0], v) + l0);
-    acc = c0 ? _mm512_fmadd_ps(acc, w[0], _mm512_maskz_loadu_ps(mk, (const float *)vec_in(c0, v) + l0))
-             : _mm512_mul_ps(acc, w[0]);
-    for (uint32_t k = 1; k < m; k++)
-      acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, (const float *)vec_in(&a[k], v) + l0), w[k], acc);
-    _mm512_mask_storeu_ps((float *)(out + (int64_t)v * os) + l0, mk, q->n ? clamp16(acc, q) : acc);
+    const int64_t o = (int64_t)v * s;
+    __m512 acc = MAC_LD(ap[0], o);
+    acc = cp ? _mm512_fmadd_ps(acc, w[0], MAC_LD(cp, (int64_t)v * cs)) : _mm512_mul_ps(acc, w[0]);
+    for (uint32_t k = 1; k < m; k++) acc = _mm512_fmadd_ps(MAC_LD(ap[k], o), w[k], acc);
+    _mm512_mask_storeu_ps((float *)(out + (int64_t)v * os), mk, q->n ? clamp16(acc, q) : acc);
+#undef MAC_LD
   }
 }
 #endif
@@ -979,17 +991,27 @@ static inline __attribute__((always_inline)) void mac_w16(const uint32_t m, cons
 int k_mac_chain_to(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, const k_src *c0, const k_clamp *q,
                    uint8_t *out, int64_t os, uint32_t nb) {
 #if defined(__AVX512F__)
+  const int64_t s = a[0].stride, cs = c0 ? c0->stride : 0;
   for (uint32_t k = 0; k < m; k++)
-    if (b[k].stride) return 0;
+    if (b[k].stride || a[k].stride != s) return 0;
   for (uint32_t e = 0; e < q->n; e++)
     if (q->imm[e] != q->imm[e]) return 0;
-  for (uint32_t l0 = 0; l0 < L; l0 += 16) {
-    const __mmask16 mk = L - l0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (L - l0)) - 1);
-    switch (m) {
-    case 9: mac_w16(9, a, b, c0, q, out, os, nb, l0, mk); break;
-    case 3: mac_w16(3, a, b, c0, q, out, os, nb, l0, mk); break;
-    case 25: mac_w16(25, a, b, c0, q, out, os, nb, l0, mk); break;
-    default: mac_w16(m, a, b, c0, q, out, os, nb, l0, mk); break;
+  /* 8 vectors at a time, all their lanes: what a block reads stays in the L1 cache while its
+   * 16-lane columns pass (vectors a power of two apart share few of its sets) */
+  for (uint32_t v0 = 0; v0 < nb; v0 += 8) {
+    const uint32_t n8 = nb - v0 < 8 ? nb - v0 : 8;
+    const int64_t o = (int64_t)v0 * s;
+    for (uint32_t l0 = 0; l0 < L; l0 += 16) {
+      const __mmask16 mk = L - l0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (L - l0)) - 1);
+      const uint8_t *ap[RT_CHAIN_MACS], *cp = c0 ? c0->p + (int64_t)v0 * c0->stride + l0 * 4 : NULL;
+      uint8_t *d = out + (int64_t)v0 * os;
+      for (uint32_t k = 0; k < m; k++) ap[k] = a[k].p + o + l0 * 4;
+      switch (m) {
+      case 9: mac_w16(9, ap, b, cp, cs, s, q, d, os, n8, l0, mk); break;
+      case 3: mac_w16(3, ap, b, cp, cs, s, q, d, os, n8, l0, mk); break;
+      case 25: mac_w16(25, ap, b, cp, cs, s, q, d, os, n8, l0, mk); break;
+      default: mac_w16(m, ap, b, cp, cs, s, q, d, os, n8, l0, mk); break;
+      }
     }
   }
   return 1;

@@ -1815,23 +1815,25 @@ Test(fast, chains_compute_the_lanes_their_write_stores) {
 }
 
 /* A depthwise convolution's shape of chain: nine taps reading x at shifts of one vector, each
- * weight one vector read n times (stride 0), a ReLU6 (maxs 0, mins 6), a WRITE to every other
+ * weight one vector read n times (stride 0) and so is the bias the first adds to, a ReLU6 (maxs 0, mins 6), a WRITE to every other
  * vector of y. Fast mode keeps the weights in registers, sums four vectors at once and clamps
  * on the way to y (k_mac_chain_to): 5 vectors (four, then one) of 20 lanes (16, then 4
  * masked). NaN stays NaN through the clamp, -0 becomes +0 (max(-0, 0) is its second
  * operand), infinities clamp to 0 and 6, and y's other vectors keep what they held. */
 Test(fast, depthwise_chains_clamp_on_the_way_to_memory) {
   enum { N = 5, T = 9, LN = 20, X = (N + T - 1) * LN };
-  static float x[X], w[T * LN], y0[2 * N * LN], y[2 * N * LN];
+  static float x[X], w[T * LN], bias[LN], y0[2 * N * LN], y[2 * N * LN];
   for (int i = 0; i < X; i++) x[i] = (float)((i * 37) % 23) * 0.375f - 4.0f;
   x[3 * LN + 5] = NAN, x[6 * LN + 17] = INFINITY, x[8 * LN + 2] = -INFINITY;
   for (int i = 0; i < T * LN; i++) w[i] = (float)((i * 11) % 9) * 0.25f - 1.0f;
-  w[7] = -1.0f, x[7] = 0.0f; /* vector 0, lane 7: 0 * -1 + 1 * -0 + ... = -0, clamped to +0 */
+  for (int l = 0; l < LN; l++) bias[l] = (float)(l % 5) * 0.5f - 1.0f;
+  bias[7] = -0.0f;
+  w[7] = -1.0f, x[7] = 0.0f; /* vector 0, lane 7: 0 * -1 + -0 + 1 * -0 + ... = -0, clamped to +0 */
   for (int k = 1; k < T; k++) w[k * LN + 7] = -0.0f, x[k * LN + 7] = 1.0f;
   for (int i = 0; i < 2 * N * LN; i++) y0[i] = -777.0f, y[i] = -777.0f;
   for (int v = 0; v < N; v++)
     for (int l = 0; l < LN; l++) {
-      float s = x[v * LN + l] * w[l];
+      float s = fmaf(x[v * LN + l], w[l], bias[l]);
       for (int k = 1; k < T; k++) s = fmaf(x[(v + k) * LN + l], w[k * LN + l], s);
       s = s != s ? s : s > 0 ? s : 0;
       s = s != s ? s : s < 6 ? s : 6;
@@ -1839,12 +1841,14 @@ Test(fast, depthwise_chains_clamp_on_the_way_to_memory) {
     }
   char src[8192];
   int o = snprintf(src, sizeof src, ".target host\n.set lanes %d\n.input x f32 [%d] @0\n.input w f32 [%d] @%d\n"
-                                    ".output y f32 [%d] @%d\n", LN, X, T * LN, X * 4, 2 * N * LN, (X + T * LN) * 4);
+                                    ".input bias f32 [%d] @%d\n.output y f32 [%d] @%d\n", LN, X, T * LN, X * 4, LN,
+                   (X + T * LN + 2 * N * LN) * 4, 2 * N * LN, (X + T * LN) * 4);
+  o += snprintf(src + o, sizeof src - (size_t)o, "mem19:\n @0 read.f32 e29, [bias], n=%d, stride=0\n", N);
   for (int k = 0; k < T; k++) { /* tap k: its reads @2k arrive at 2k + 3, its product then (2 cycles) */
     o += snprintf(src + o, sizeof src - (size_t)o, "mem%d:\n @%d read.f32 e%d, [%d], n=%d\n", 2 * k, 2 * k, k, k * LN * 4, N);
     o += snprintf(src + o, sizeof src - (size_t)o, "mem%d:\n @%d read.f32 e%d, [%d], n=%d, stride=0\n", 2 * k + 1, 2 * k,
                   T + k, (X + k * LN) * 4, N);
-    if (k == 0) o += snprintf(src + o, sizeof src - (size_t)o, "vxm0:\n @3 mul.f32 e%d, e0, e%d, n=%d\n", 2 * T, T, N);
+    if (k == 0) o += snprintf(src + o, sizeof src - (size_t)o, "vxm0:\n @3 mac.f32 e%d, e0, e%d, e29, n=%d\n", 2 * T, T, N);
     else
       o += snprintf(src + o, sizeof src - (size_t)o, "vxm%d:\n @%d mac.f32 e%d, e%d, e%d, e%d, n=%d\n", k, 2 * k + 3,
                     2 * T + k, k, T + k, 2 * T + k - 1, N);
@@ -1853,7 +1857,7 @@ Test(fast, depthwise_chains_clamp_on_the_way_to_memory) {
            "vxm9:\n @21 maxs.f32 e27, e26, 0, n=%d\nvxm10:\n @23 mins.f32 e28, e27, 6, n=%d\n"
            "mem18:\n @25 write.f32 [%d], e28, n=%d, stride=%d\n",
            N, N, (X + T * LN) * 4, N, 2 * LN * 4);
-  const tio in[] = {IO("x", x), IO("w", w), IO("y", y0)}, out[] = {IO("y", y)};
+  const tio in[] = {IO("x", x), IO("w", w), IO("bias", bias), IO("y", y0)}, out[] = {IO("y", y)};
   CHECK(src, in, out);
   ls_program *p;
   ls_error e;
