@@ -11,10 +11,16 @@
 
 /* ---- GEMM ------------------------------------------------------------------------------ */
 
+#define LO_GEMM_BAND 1024
+
+static int gemm_rows(lo_module *m, const char *what, uint32_t M, uint32_t K, uint32_t N, lo_mat X, lo_mat W,
+                     const lo_mat *acc, lo_mat Y, lo_mat T, uint32_t chains, const lo_epilogue *ep, char *err,
+                     size_t errlen);
+
 int lo_gemm(lo_module *m, const char *what, uint32_t M, uint32_t K, uint32_t N, lo_mat X, lo_mat W,
             const lo_mat *acc, lo_mat Y, const lo_epilogue *ep, char *err, size_t errlen) {
   const uint32_t L = m->t.lanes, P = m->t.slices[LS_UNIT_MXM];
-  const uint32_t kts = (K + L - 1) / L, nts = (N + L - 1) / L;
+  const uint32_t kts = (K + L - 1) / L;
   if (M == 0 || K == 0 || N == 0) return 0;
   /* K longer than the planes can chain: partial sums alternate between Y and a temporary
    * (a group may not read and write the same bytes at once), ending in Y */
@@ -25,6 +31,26 @@ int lo_gemm(lo_module *m, const char *what, uint32_t M, uint32_t K, uint32_t N, 
     snprintf(name, sizeof name, "%s.partial", what);
     T = (lo_mat){lo_buf_new(m, name, (uint64_t)M * N * 4), 0, (int64_t)N * 4, 0};
   }
+  /* A long M with a short K (a 1x1 convolution over a large image) goes in bands of rows, so
+   * that what consumes a band (a depthwise convolution's copies) can run while the next is
+   * made, on data still in cache; each band loads its weights again (K rows). */
+  const uint32_t band = chains == 1 && K <= 128 && M >= 2 * LO_GEMM_BAND ? LO_GEMM_BAND : M;
+  for (uint32_t r0 = 0; r0 < M; r0 += band) {
+    const uint32_t Mb = M - r0 < band ? M - r0 : band;
+    lo_mat Xb = X, Yb = Y;
+    Xb.off += (uint64_t)r0 * (uint64_t)X.row_stride, Yb.off += (uint64_t)r0 * (uint64_t)Y.row_stride;
+    lo_mat accb = acc ? *acc : Y;
+    if (acc) accb.off += (uint64_t)r0 * (uint64_t)acc->row_stride;
+    if (gemm_rows(m, what, Mb, K, N, Xb, W, acc ? &accb : NULL, Yb, T, chains, ep, err, errlen)) return -1;
+  }
+  return 0;
+}
+
+static int gemm_rows(lo_module *m, const char *what, uint32_t M, uint32_t K, uint32_t N, lo_mat X, lo_mat W,
+                     const lo_mat *acc, lo_mat Y, lo_mat T, uint32_t chains, const lo_epilogue *ep, char *err,
+                     size_t errlen) {
+  const uint32_t L = m->t.lanes, P = m->t.slices[LS_UNIT_MXM];
+  const uint32_t kts = (K + L - 1) / L, nts = (N + L - 1) / L;
   for (uint32_t nt = 0; nt < nts; nt++) {
     const uint32_t cols = N - nt * L < L ? N - nt * L : L;
     const uint32_t mask = cols < L ? cols : 0;
