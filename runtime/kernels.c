@@ -977,6 +977,18 @@ static inline __attribute__((always_inline)) void mac_w16(const uint32_t m, cons
     _mm512_mask_storeu_ps((float *)d, mk, a0), _mm512_mask_storeu_ps((float *)(d + os), mk, a1);
     _mm512_mask_storeu_ps((float *)(d + 2 * os), mk, a2), _mm512_mask_storeu_ps((float *)(d + 3 * os), mk, a3);
   }
+  if (v + 2 <= nb) { /* two more at once, for the same reason */
+    const int64_t o0 = (int64_t)v * s, o1 = o0 + s, c0o = (int64_t)v * cs, c1o = c0o + cs;
+    __m512 a0 = MAC_LD(ap[0], o0), a1 = MAC_LD(ap[0], o1);
+    if (cp) a0 = _mm512_fmadd_ps(a0, w[0], MAC_LD(cp, c0o)), a1 = _mm512_fmadd_ps(a1, w[0], MAC_LD(cp, c1o));
+    else a0 = _mm512_mul_ps(a0, w[0]), a1 = _mm512_mul_ps(a1, w[0]);
+    for (uint32_t k = 1; k < m; k++)
+      a0 = _mm512_fmadd_ps(MAC_LD(ap[k], o0), w[k], a0), a1 = _mm512_fmadd_ps(MAC_LD(ap[k], o1), w[k], a1);
+    if (q->n) a0 = clamp16(a0, q), a1 = clamp16(a1, q);
+    uint8_t *d = out + (int64_t)v * os;
+    _mm512_mask_storeu_ps((float *)d, mk, a0), _mm512_mask_storeu_ps((float *)(d + os), mk, a1);
+    v += 2;
+  }
   for (; v < nb; v++) {
     const int64_t o = (int64_t)v * s;
     __m512 acc = MAC_LD(ap[0], o);

@@ -1817,11 +1817,11 @@ Test(fast, chains_compute_the_lanes_their_write_stores) {
 /* A depthwise convolution's shape of chain: nine taps reading x at shifts of one vector, each
  * weight one vector read n times (stride 0) and so is the bias the first adds to, a ReLU6 (maxs 0, mins 6), a WRITE to every other
  * vector of y. Fast mode keeps the weights in registers, sums four vectors at once and clamps
- * on the way to y (k_mac_chain_to): 5 vectors (four, then one) of 20 lanes (16, then 4
+ * on the way to y (k_mac_chain_to): 7 vectors (four, two, one) of 20 lanes (16, then 4
  * masked). NaN stays NaN through the clamp, -0 becomes +0 (max(-0, 0) is its second
  * operand), infinities clamp to 0 and 6, and y's other vectors keep what they held. */
 Test(fast, depthwise_chains_clamp_on_the_way_to_memory) {
-  enum { N = 5, T = 9, LN = 20, X = (N + T - 1) * LN };
+  enum { N = 7, T = 9, LN = 20, X = (N + T - 1) * LN };
   static float x[X], w[T * LN], bias[LN], y0[2 * N * LN], y[2 * N * LN];
   for (int i = 0; i < X; i++) x[i] = (float)((i * 37) % 23) * 0.375f - 4.0f;
   x[3 * LN + 5] = NAN, x[6 * LN + 17] = INFINITY, x[8 * LN + 2] = -INFINITY;
