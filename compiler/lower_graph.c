@@ -23,6 +23,8 @@ typedef struct lctx {
   int *buf;     /* per tensor: its buffer, or LO_NONE */
   int *splat;   /* per tensor: a one-vector splat of a one-element constant, or LO_NONE */
   uint8_t *nhwc; /* per tensor: 1 if stored channels-last (see plan_layouts) */
+  int *phases;   /* per tensor: the phase images a depthwise convolution reads it from, when
+                  * the 1x1 convolution that makes it wrote them (it has no buffer), or LO_NONE */
   cg_node *n;
   char *err;
   size_t errlen;
@@ -1292,20 +1294,75 @@ static int dw_mac_groups(lctx *c, const dw_plan *d, int xq, int wt, int bb, int 
   return 0;
 }
 
-static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const int64_t *p, int in_nhwc, int out_nhwc) {
-  const cg_tensor *x = T(c, 0), *w = T(c, 1), *bias = T(c, 2), *y = &c->g->tensors[c->n->outputs[0]];
+static dw_plan dw_plan_of(const cg_tensor *x, const cg_tensor *y, const int64_t *k, const int64_t *s, const int64_t *p,
+                          uint32_t lanes) {
   dw_plan d = {0};
   d.C = x->dims[1], d.H = x->dims[2], d.W = x->dims[3], d.kh = k[0], d.kw = k[1], d.sy = s[0], d.sx = s[1];
   d.pt = p[0], d.pl = p[1], d.Ho = y->dims[2], d.Wo = y->dims[3];
-  const int64_t N = x->dims[0], C = d.C, Hp = d.H + p[0] + p[2], Wp = d.W + p[1] + p[3], T = d.kh * d.kw;
+  const int64_t C = d.C, Hp = d.H + p[0] + p[2], Wp = d.W + p[1] + p[3];
   d.Hq = (Hp + d.sy - 1) / d.sy, d.Wq = (Wp + d.sx - 1) / d.sx;
-  d.g = C <= L ? L / C : 1, d.nch = C <= L ? 1 : (C + L - 1) / L;
+  d.g = C <= lanes ? lanes / C : 1, d.nch = C <= lanes ? 1 : (C + lanes - 1) / lanes;
   d.nv = (d.Ho * d.Wq + d.g - 1) / d.g;
   const int64_t maxshift = ((d.kh - 1) / d.sy) * d.Wq + (d.kw - 1) / d.sx;
   d.Hq2 = (d.nv * d.g + maxshift + d.Wq - 1) / d.Wq;
   if (d.Hq2 < d.Hq) d.Hq2 = d.Hq;
   d.PS = d.Hq2 * d.Wq;
-  const int64_t phases = d.sy * d.sx, P = d.Ho * d.Wo, HW = d.H * d.W;
+  return d;
+}
+
+/* phase row a of phase (py, px) holds image row iy = a * sy + py - pt, pixel b image column
+ * ix = b * sx + px - pl; anything else there is padding (zero) */
+static int dw_row_real(const dw_plan *d, int64_t py, int64_t a) {
+  const int64_t iy = a * d->sy + py - d->pt;
+  return a < d->Hq && iy >= 0 && iy < d->H;
+}
+
+/* the gather tables that copy an image row of cin channels (NHWC, or NCHW when !in_nhwc)
+ * into a phase row [Wq][cin], one per column phase; then a row of zeros. tabs: sx + 1. */
+static int dw_row_tables(lctx *c, const dw_plan *d, int64_t cin, int in_nhwc, const char *what, int *tabs) {
+  const int64_t rowlen = d->Wq * cin, HW = d->H * d->W;
+  int32_t *ti = malloc(sizeof *ti * (size_t)((d->sx + 1) * rowlen));
+  if (!ti) return fail(c, "out of memory");
+  for (int64_t px = 0; px < d->sx; px++)
+    for (int64_t b = 0; b < d->Wq; b++)
+      for (int64_t ch = 0; ch < cin; ch++) {
+        const int64_t ix = b * d->sx + px - d->pl;
+        ti[px * rowlen + b * cin + ch] = ix < 0 || ix >= d->W ? -1 : (int32_t)(in_nhwc ? ix * cin + ch : ch * HW + ix);
+      }
+  for (int64_t e = 0; e < rowlen; e++) ti[d->sx * rowlen + e] = -1;
+  char name[200];
+  for (int64_t px = 0; px <= d->sx; px++) {
+    snprintf(name, sizeof name, "%s.rows%d", what, (int)px);
+    tabs[px] = lo_buf_const(c->m, name, ti + px * rowlen, (uint64_t)rowlen * 4);
+  }
+  free(ti);
+  return 0;
+}
+
+/* image n of xb (cin channels) into phase images at dst_buf [phase][PS][cin] */
+static int dw_gather_phases(lctx *c, const dw_plan *d, int64_t cin, int in_nhwc, const int *tabs, int dst_buf, int xb,
+                            int64_t n) {
+  const int64_t HW = d->H * d->W, row_elems = in_nhwc ? d->W * cin : d->W, rowlen = d->Wq * cin;
+  const uint64_t xoff = (uint64_t)(n * cin * HW) * 4;
+  for (int64_t py = 0; py < d->sy; py++)
+    for (int64_t px = 0; px < d->sx; px++)
+      for (int64_t a = 0; a < d->Hq2; a++) {
+        const int64_t iy = a * d->sy + py - d->pt;
+        const uint64_t dst = (uint64_t)(((py * d->sx + px) * d->PS + a * d->Wq) * cin) * 4;
+        const int real = dw_row_real(d, py, a);
+        if (lo_gather_with(c->m, c->n->name, dst_buf, dst, xb, xoff + (real ? (uint64_t)(iy * row_elems) * 4 : 0),
+                           (uint64_t)(cin * HW - (real ? iy * row_elems : 0)), LS_F32, real ? tabs[px] : tabs[d->sx],
+                           (uint64_t)rowlen, c->err, c->errlen))
+          return -1;
+      }
+  return 0;
+}
+
+static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const int64_t *p, int in_nhwc, int out_nhwc) {
+  const cg_tensor *x = T(c, 0), *w = T(c, 1), *bias = T(c, 2), *y = &c->g->tensors[c->n->outputs[0]];
+  dw_plan d = dw_plan_of(x, y, k, s, p, L);
+  const int64_t N = x->dims[0], C = d.C, T = d.kh * d.kw;
+  const int64_t phases = d.sy * d.sx, P = d.Ho * d.Wo;
   char name[200];
   /* tap weights [tap][chunk][L] and bias [chunk][L], lane l holding its channel's value */
   float *wv = calloc((size_t)((T + 1) * d.nch * L), sizeof *wv);
@@ -1322,37 +1379,26 @@ static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const in
   snprintf(name, sizeof name, "%s.bias", c->n->name);
   const int bb = bias ? lo_buf_const(c->m, name, wv + T * d.nch * L, (uint64_t)(d.nch * L) * 4) : LO_NONE;
   free(wv);
-  /* gather tables: one phase row [Wq][C] per column phase, relative to its image row (in
-   * either layout); a row of zeros; Q back to [channel][Ho][Wo] for DW_CHANNELS channels,
-   * relative to the first, or (NHWC) one output row [Wo][C] of Q's row */
+  /* gather tables: the phase rows' (unless the 1x1 convolution before wrote the phase
+   * images); Q back to [channel][Ho][Wo] for DW_CHANNELS channels, relative to the first, or
+   * (NHWC) one output row [Wo][C] of Q's row */
+  const int pre = c->phases[tid(c, 0)];
+  int rowtab[3];
+  if (pre == LO_NONE && dw_row_tables(c, &d, C, in_nhwc, c->n->name, rowtab)) return -1;
   const int64_t CB = out_nhwc ? 1 : C < DW_CHANNELS ? C : DW_CHANNELS, OUT = out_nhwc ? d.Wo * C : CB * P;
-  const int64_t rowlen = d.Wq * C, row_elems = in_nhwc ? d.W * C : d.W; /* an image row's stride */
-  int32_t *ti = malloc(sizeof *ti * (size_t)((d.sx + 1) * rowlen + OUT));
-  if (!ti) return fail(c, "out of memory");
-  for (int64_t px = 0; px < d.sx; px++)
-    for (int64_t b = 0; b < d.Wq; b++)
-      for (int64_t ch = 0; ch < C; ch++) {
-        const int64_t ix = b * d.sx + px - d.pl;
-        ti[px * rowlen + b * C + ch] = ix < 0 || ix >= d.W ? -1 : (int32_t)(in_nhwc ? ix * C + ch : ch * HW + ix);
-      }
-  for (int64_t e = 0; e < rowlen; e++) ti[d.sx * rowlen + e] = -1;
-  int32_t *to = ti + (d.sx + 1) * rowlen;
+  const int64_t rowlen = d.Wq * C;
+  int32_t *to = malloc(sizeof *to * (size_t)OUT);
+  if (!to) return fail(c, "out of memory");
   if (out_nhwc)
     for (int64_t e = 0; e < OUT; e++) to[e] = (int32_t)e;
   else
     for (int64_t ch = 0; ch < CB; ch++)
       for (int64_t q = 0; q < P; q++) to[ch * P + q] = (int32_t)(((q / d.Wo) * d.Wq + q % d.Wo) * C + ch);
-  int rowtab[3], outtab;
-  for (int64_t px = 0; px <= d.sx; px++) {
-    snprintf(name, sizeof name, "%s.rows%d", c->n->name, (int)px);
-    rowtab[px] = lo_buf_const(c->m, name, ti + px * rowlen, (uint64_t)rowlen * 4);
-  }
   snprintf(name, sizeof name, "%s.cols", c->n->name);
-  outtab = lo_buf_const(c->m, name, to, (uint64_t)OUT * 4);
-  free(ti);
-  const int zerotab = rowtab[d.sx];
+  const int outtab = lo_buf_const(c->m, name, to, (uint64_t)OUT * 4);
+  free(to);
   snprintf(name, sizeof name, "%s.phases", c->n->name);
-  const int xq = lo_buf_new(c->m, name, (uint64_t)(phases * d.PS * C + L) * 4);
+  const int xq = pre != LO_NONE ? pre : lo_buf_new(c->m, name, (uint64_t)(phases * d.PS * C + L) * 4);
   snprintf(name, sizeof name, "%s.grid", c->n->name);
   const uint64_t qbytes = (uint64_t)(d.nv * d.g * C) * 4;
   const int yq = lo_buf_new(c->m, name, qbytes + L * 4);
@@ -1363,20 +1409,9 @@ static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const in
   }
   lo_epilogue ep;
   epilogue_of(c->n, &ep);
-  const int xb = buf_of(c, tid(c, 0)), yb = buf_of(c, c->n->outputs[0]);
+  const int xb = pre != LO_NONE ? LO_NONE : buf_of(c, tid(c, 0)), yb = buf_of(c, c->n->outputs[0]);
   for (int64_t n = 0; n < N; n++) {
-    const uint64_t xoff = (uint64_t)(n * C * HW) * 4;
-    for (int64_t py = 0; py < d.sy; py++)
-      for (int64_t px = 0; px < d.sx; px++)
-        for (int64_t a = 0; a < d.Hq2; a++) {
-          const int64_t iy = a * d.sy + py - d.pt;
-          const uint64_t dst = (uint64_t)(((py * d.sx + px) * d.PS + a * d.Wq) * C) * 4;
-          const int real = a < d.Hq && iy >= 0 && iy < d.H;
-          if (lo_gather_with(c->m, c->n->name, xq, dst, xb, xoff + (real ? (uint64_t)(iy * row_elems) * 4 : 0),
-                             (uint64_t)(C * HW - (real ? iy * row_elems : 0)), LS_F32, real ? rowtab[px] : zerotab,
-                             (uint64_t)rowlen, c->err, c->errlen))
-            return -1;
-        }
+    if (pre == LO_NONE && dw_gather_phases(c, &d, C, in_nhwc, rowtab, xq, xb, n)) return -1;
     if (dw_mac_groups(c, &d, xq, wt, bb, tmp, yq, &ep)) return -1;
     if (out_nhwc) { /* Q's rows without their last Wq - Wo pixels */
       for (int64_t oy = 0; oy < d.Ho; oy++)
@@ -1397,6 +1432,110 @@ static int lower_depthwise(lctx *c, const int64_t *k, const int64_t *s, const in
   return 0;
 }
 
+/* ---- a 1x1 convolution straight into a depthwise convolution's phase images ----------------
+ * A depthwise convolution reads its input from phase images that a gather per image row
+ * fills (dw_gather_phases): for MobileNetV2's expansions, a copy of a tensor six times wider
+ * than the 1x1 convolution's input that made it (112 x 112 x 96 floats, 4.8 MB, for the
+ * first). When the 1x1 convolution's output is NHWC and read by that depthwise convolution
+ * alone, the gather moves the 1x1 convolution's input into phase order instead and the GEMM
+ * writes its rows where the depthwise convolution reads them: a pixel's output depends on
+ * that pixel's input alone. Phase positions that are padding get a zero input, so the GEMM
+ * puts bias and activation there; writes of zeros put them back. Taken where the phase
+ * images have at most 1/8 more pixels than the image (the GEMM's extra rows). */
+
+/* the depthwise convolution that alone reads the output of this 1x1 convolution (c->n), with
+ * its plan; NULL if none qualifies */
+static const cg_node *pw_into_dw(lctx *c, dw_plan *d) {
+  const cg_graph *g = c->g;
+  const int t = c->n->outputs[0];
+  if (conv_kind(g, c->n) != 1 || !c->nhwc[tid(c, 0)] || !c->nhwc[t] || T(c, 0)->dims[0] != 1) return NULL;
+  const cg_node *r = NULL;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const cg_node *n = &g->nodes[i];
+    for (int k = 0; k < n->n_inputs && !cg_is_dead(n); k++)
+      if (n->inputs[k] == t) {
+        if (r || k != 0) return NULL;
+        r = n;
+      }
+  }
+  if (!r || conv_kind(g, r) != 2 || r->n_outputs != 1) return NULL;
+  const cg_tensor *x = &g->tensors[t], *y = &g->tensors[r->outputs[0]];
+  int64_t k[2], s[2], p[4], dl[2];
+  if (cg_window_params(r, 2, k, s, p, dl, x->dims, g->tensors[r->inputs[1]].dims)) return NULL;
+  *d = dw_plan_of(x, y, k, s, p, L);
+  return 8 * d->sy * d->sx * d->PS <= 9 * d->H * d->W ? r : NULL;
+}
+
+static int lower_pw_into_phases(lctx *c, const cg_node *dw, const dw_plan *d) {
+  const cg_tensor *x = T(c, 0), *w = T(c, 1), *bias = T(c, 2);
+  const int64_t cin = x->dims[1], C = d->C, phases = d->sy * d->sx, rows = phases * d->PS;
+  char name[200];
+  snprintf(name, sizeof name, "%s.phases", dw->name);
+  const int xq = lo_buf_new(c->m, name, (uint64_t)(rows * C + L) * 4);
+  snprintf(name, sizeof name, "%s.in_phases", c->n->name);
+  const int xp = lo_buf_new(c->m, name, (uint64_t)(rows * cin) * 4);
+  int tabs[3];
+  if (dw_row_tables(c, d, cin, 1, c->n->name, tabs) || dw_gather_phases(c, d, cin, 1, tabs, xp, buf_of(c, tid(c, 0)), 0))
+    return -1;
+  float *wt = malloc(sizeof *wt * (size_t)(cin * C)); /* W^T[c][m] */
+  if (!wt) return fail(c, "out of memory");
+  for (int64_t m = 0; m < C; m++)
+    for (int64_t ch = 0; ch < cin; ch++) memcpy(&wt[ch * C + m], w->data + (size_t)(m * cin + ch) * 4, 4);
+  snprintf(name, sizeof name, "%s.wT", c->n->name);
+  const int wtb = lo_buf_const(c->m, name, wt, (uint64_t)(cin * C) * 4);
+  free(wt);
+  lo_epilogue ep;
+  epilogue_of(c->n, &ep);
+  lo_mat X = {xp, 0, cin * 4, 0}, W = {wtb, 0, C * 4, 0}, Y = {xq, 0, C * 4, 0};
+  lo_mat acc = {bias ? buf_of(c, tid(c, 2)) : LO_NONE, 0, 0, (int64_t)L * 4};
+  if (lo_gemm(c->m, c->n->name, (uint32_t)rows, (uint32_t)cin, (uint32_t)C, X, W, bias ? &acc : NULL, Y, &ep, c->err,
+              c->errlen))
+    return -1;
+  /* the padding back to zero: whole rows by a gather of nothing, the columns of the real rows
+   * by writes of a zero vector, L channels at a time */
+  const int64_t rowlen = d->Wq * C;
+  float *z = calloc(L, sizeof *z);
+  if (!z) return fail(c, "out of memory");
+  snprintf(name, sizeof name, "%s.zero", c->n->name);
+  const int zb = lo_buf_const(c->m, name, z, (uint64_t)L * 4);
+  free(z);
+  int32_t *none = malloc(sizeof *none * (size_t)rowlen);
+  if (!none) return fail(c, "out of memory");
+  for (int64_t e = 0; e < rowlen; e++) none[e] = -1;
+  snprintf(name, sizeof name, "%s.none", c->n->name);
+  const int nonetab = lo_buf_const(c->m, name, none, (uint64_t)rowlen * 4);
+  free(none);
+  for (int64_t py = 0; py < d->sy; py++)
+    for (int64_t px = 0; px < d->sx; px++) {
+      const int64_t ph = py * d->sx + px;
+      int64_t a0 = -1, a1 = -1; /* the real rows: [a0, a1) */
+      for (int64_t a = 0; a < d->Hq2; a++) {
+        const uint64_t off = (uint64_t)((ph * d->PS + a * d->Wq) * C) * 4;
+        if (dw_row_real(d, py, a)) {
+          if (a0 < 0) a0 = a;
+          a1 = a + 1;
+          continue;
+        }
+        if (lo_gather_with(c->m, c->n->name, xq, off, zb, 0, 1, LS_F32, nonetab, (uint64_t)rowlen, c->err, c->errlen))
+          return -1;
+      }
+      for (int64_t b = 0; b < d->Wq && a0 >= 0; b++) {
+        const int64_t ix = b * d->sx + px - d->pl;
+        if (ix >= 0 && ix < d->W) continue;
+        for (int64_t c0 = 0; c0 < C; c0 += L) {
+          const uint32_t lanes = (uint32_t)(C - c0 < L ? C - c0 : L);
+          lo_group *g = lo_group_new(c->m, c->n->name);
+          int r = lo_read(g, zb, 0, (uint32_t)(a1 - a0), 0, LS_F32, 0, 0);
+          lo_write(g, xq, (uint64_t)(((ph * d->PS + a0 * d->Wq + b) * C) + c0) * 4, rowlen * 4, LS_F32,
+                   lanes < L ? lanes : 0, r);
+          if (lo_finish(g, &c->m->t, c->err, c->errlen)) return -1;
+        }
+      }
+    }
+  c->phases[c->n->outputs[0]] = xq;
+  return 0;
+}
+
 /* Conv: Y_g[M_g][P] = W_g[M_g][K] A_g[K][P], with A_g the im2col rows of group g gathered
  * from the input (a 1x1 convolution with stride 1 reads its input directly). */
 static int lower_conv(lctx *c) {
@@ -1411,6 +1550,9 @@ static int lower_conv(lctx *c) {
   const int direct = k[0] == 1 && k[1] == 1 && s[0] == 1 && s[1] == 1 && p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0;
   const int kind = conv_kind(c->g, c->n), in_nhwc = c->nhwc[tid(c, 0)], out_nhwc = c->nhwc[c->n->outputs[0]];
   if (kind == 2) return lower_depthwise(c, k, s, p, in_nhwc, out_nhwc);
+  dw_plan dp;
+  const cg_node *dw = pw_into_dw(c, &dp);
+  if (dw) return lower_pw_into_phases(c, dw, &dp);
   /* (kind 1 or 3: plan_layouts) an NCHW input's im2col rows are long runs in [K][P] order, and
    * short ones (C) in [P][K]: a wider convolution into NCHW, then its output transposed */
   const int nchw_then_transpose = out_nhwc && !in_nhwc && kind == 3;
@@ -1994,15 +2136,15 @@ static int lower_node(lctx *c) {
 }
 
 int cg_lower(cg_graph *g, lo_module *m, char *const *output_names, char *err, size_t errlen) {
-  lctx c = {g, m, malloc(sizeof(int) * (size_t)g->n_tensors), malloc(sizeof(int) * (size_t)g->n_tensors),
-            malloc((size_t)g->n_tensors + 1), NULL, err, errlen};
-  if (!c.buf || !c.splat || !c.nhwc) {
-    free(c.buf), free(c.splat), free(c.nhwc);
+  const size_t nt = (size_t)g->n_tensors + 1;
+  lctx c = {g, m, malloc(sizeof(int) * nt), malloc(sizeof(int) * nt), malloc(nt), malloc(sizeof(int) * nt), NULL, err, errlen};
+  if (!c.buf || !c.splat || !c.nhwc || !c.phases) {
+    free(c.buf), free(c.splat), free(c.nhwc), free(c.phases);
     snprintf(err, errlen, "out of memory");
     return -1;
   }
   plan_layouts(g, c.nhwc);
-  for (int i = 0; i < g->n_tensors; i++) c.buf[i] = c.splat[i] = LO_NONE;
+  for (int i = 0; i < g->n_tensors; i++) c.buf[i] = c.splat[i] = c.phases[i] = LO_NONE;
   /* graph inputs, and a buffer of its own for every graph output */
   for (int i = 0; i < g->n_inputs; i++) {
     const cg_tensor *t = &g->tensors[g->inputs[i]];
@@ -2010,7 +2152,7 @@ int cg_lower(cg_graph *g, lo_module *m, char *const *output_names, char *err, si
   }
   int *out_buf = malloc(sizeof(int) * (size_t)(g->n_outputs ? g->n_outputs : 1));
   if (!out_buf) {
-    free(c.buf), free(c.splat), free(c.nhwc);
+    free(c.buf), free(c.splat), free(c.nhwc), free(c.phases);
     snprintf(err, errlen, "out of memory");
     return -1;
   }
@@ -2053,5 +2195,6 @@ int cg_lower(cg_graph *g, lo_module *m, char *const *output_names, char *err, si
   free(c.buf);
   free(c.splat);
   free(c.nhwc);
+  free(c.phases);
   return rc;
 }

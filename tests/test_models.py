@@ -73,9 +73,16 @@ def model_checks(tool, work, name, tol):
             continue
         if name == "mobilenet_v2":  # its 1x1 convolutions over 12,544 pixels go in bands of
             # 1,024 rows, spread over the MXM planes (74,191 / 65,432 cycles in one GEMM each)
-            bound = {"host": 50000, "tsp": 41000}[target]
+            bound = {"host": 50000, "tsp": 42000}[target]
             check(stated <= bound, "%s/%s: long 1x1 convolutions run in bands" % (name, target),
                   "%d cycles, at most %d" % (stated, bound))
+            # the three expansions whose phase images are at most 1/8 larger than their image
+            # are written there by their GEMM: their outputs (4.8, 1.8, 1.8 MB) need no buffer
+            # (42.4 MB with them, on host; 45.4 MB on tsp)
+            m = re.search(r"arena:\s+(\d+) bytes", r.stdout)
+            arena = int(m.group(1)) if m else 0
+            check(0 < arena <= 40 * 2**20, "%s/%s: expansions go straight into phase images" % (name, target),
+                  "arena %d bytes, at most %d" % (arena, 40 * 2**20))
         outs = {}
         for mode in ("fast", "checked"):
             out = os.path.join(work, "%s.%s.%s.npy" % (name, target, mode))
