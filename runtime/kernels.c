@@ -763,12 +763,45 @@ static void copy_rect(uint8_t *out, int64_t oa, const uint8_t *tab, int64_t ia, 
 
 /* out[a*oa + b] = tab[a*ia + b*ib] for a < na, b < nb (element counts); a transpose (ia 1
  * or 2) in 8 x 8 tiles, so that it reads and writes whole cache lines */
+#if defined(__AVX512F__)
+/* rows [0, na / 16 * 16) of a [3][na] -> [na][3] transpose, 3 table rows ib apart (an RGB
+ * image made channels-last): 16 elements of each row, interleaved by two permutes per 16
+ * outputs. Returns the rows done. */
+static uint64_t interleave3(float *o, const float *t, int64_t ib, uint64_t na) {
+  int32_t rg[3][16], bi[3][16];
+  __mmask16 mb[3] = {0, 0, 0};
+  for (int k = 0; k < 3; k++)
+    for (int j = 0; j < 16; j++) {
+      const int e = 16 * k + j, px = e / 3, ch = e % 3;
+      rg[k][j] = ch == 1 ? 16 + px : px, bi[k][j] = px;
+      if (ch == 2) mb[k] |= (__mmask16)(1u << j);
+    }
+  __m512i irg[3], ib3[3];
+  for (int k = 0; k < 3; k++) irg[k] = _mm512_loadu_si512(rg[k]), ib3[k] = _mm512_loadu_si512(bi[k]);
+  uint64_t a = 0;
+  for (; a + 16 <= na; a += 16) {
+    const __m512 r = _mm512_loadu_ps(t + a), g = _mm512_loadu_ps(t + ib + a), b = _mm512_loadu_ps(t + 2 * ib + a);
+    for (int k = 0; k < 3; k++)
+      _mm512_storeu_ps(o + 3 * a + 16 * k,
+                       _mm512_mask_permutexvar_ps(_mm512_permutex2var_ps(r, irg[k], g), mb[k], ib3[k], b));
+  }
+  return a;
+}
+#endif
+
 static void copy2d(uint8_t *out, int64_t oa, const uint8_t *tab, int64_t ia, int64_t ib, uint64_t na, uint64_t nb,
                    size_t sz) {
   if (ib == 1 && !(sz == 4 && nb <= 16)) { /* (short rows: no library call) */
     for (uint64_t a = 0; a < na; a++) memcpy(out + (int64_t)a * oa * (int64_t)sz, tab + (int64_t)a * ia * (int64_t)sz, nb * sz);
     return;
   }
+#if defined(__AVX512F__)
+  if (sz == 4 && ia == 1 && nb == 3 && oa == 3) {
+    const uint64_t done = interleave3((float *)out, (const float *)tab, ib, na);
+    copy_rect(out, oa, tab, ia, ib, done, na, 0, nb, sz);
+    return;
+  }
+#endif
   uint64_t ta = 0, tb = 0; /* [0, ta) x [0, tb) done in tiles */
 #if defined(__AVX2__)
   if (sz == 4 && (ia == 1 || ia == 2) && na >= 8 && nb >= 1) {

@@ -739,9 +739,11 @@ static size_t compress_level(rt_rep *r, size_t n, int level) {
 }
 
 /* Only transposes gain (strided runs whose neighbouring rows, or blocks, sit one or two
- * elements apart in the table, at least 8 of them: the kernel's 8 x 8 tiles); other repeats
+ * elements apart in the table, at least 8 of them: the kernel's 8 x 8 tiles; or three rows
+ * interleaved, 16 elements of each at a time); other repeats
  * (im2col rows, contiguous runs, a 2 x 2 pooling window) copy faster one run at a time. */
 static int tileable(const rt_rep *r) {
+  if (r->step != 1 && r->len == 3 && r->n1 >= 16 && r->s1 == 1) return 1; /* an RGB image to channels-last */
   return r->step != 1 && r->len >= 4 && ((r->n1 >= 8 && r->s1 >= -2 && r->s1 <= 2) || (r->n2 >= 8 && r->s2 >= -2 && r->s2 <= 2));
 }
 
@@ -827,14 +829,19 @@ static void plan_gathers(ls_program *p) {
     }
     if (ok && cur.len && push_run(p, &cap, cur)) ok = 0;
     size_t n = p->n_gruns - first;
-    if (ok && n && n * 4 <= (size_t)x->in.n * L) {
+    /* by runs where they are at most a quarter of the elements, once repeats are counted
+     * as one (a 3-row transpose: runs of 3) */
+    if (ok && n) {
       x->reps0 = (uint32_t)p->n_greps;
       n = split_repeats(p, first, n, &rcap, &x->nreps);
       p->n_gruns = first + n;
       x->runs0 = (uint32_t)first, x->nruns = (uint32_t)n;
+    }
+    if (ok && n + x->nreps && n * 4 <= (size_t)x->in.n * L) {
       if (by_runs) by_runs[x->src[0]]++;
     } else {
-      p->n_gruns = first; /* element by element */
+      p->n_gruns = first, p->n_greps = x->reps0; /* element by element */
+      x->nruns = x->nreps = 0;
     }
   }
   /* a READ of indices that only gathers by runs consume is not run at all */

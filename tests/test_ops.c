@@ -401,7 +401,8 @@ static void sem_gather_runs(void) {
 }
 
 /* Gathers by runs that repeat (transposes: rows of a matrix, every other column, the
- * channels-last grid of a depthwise convolution back to NCHW, and one big enough to be
+ * channels-last grid of a depthwise convolution back to NCHW, an RGB image to channels-last
+ * (as many runs as pixels, one repeat), and one big enough to be
  * split across threads, which cuts a repeated run): fast mode copies them in tiles; the
  * bytes must be those of the element-by-element gather. */
 static void gather_case(const char *what, const float *t, uint32_t nt, const int32_t *idx, uint32_t n, uint32_t want_n2) {
@@ -453,6 +454,9 @@ static void sem_gather_transposes(void) {
     for (int i = 0; i < HO; i++)
       for (int j = 0; j < WO; j++) idx[(k * HO + i) * WO + j] = (i * WQ + j) * CH + k;
   gather_case("a channels-last grid to NCHW", t, HO * WQ * CH, idx, CH * HO * WO, 2);
+  for (int j = 0; j < 44; j++) /* an RGB image [3][44] made channels-last: runs of 3, 16 pixels at a time and 12 */
+    for (int i = 0; i < 3; i++) idx[j * 3 + i] = i * 44 + j;
+  gather_case("three rows interleaved", t, 3 * 44, idx, 3 * 44, 1);
   for (int j = 0; j < BC; j++) /* big: split across threads in fast mode */
     for (int i = 0; i < BR; i++) idx[j * BR + i] = i * BC + j;
   gather_case("a transpose split across threads", t, BR * BC, idx, BR * BC, 1);
