@@ -3,6 +3,7 @@
  * exit code 1. Runs the built binary (LS_TOOL) in a scratch directory. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <math.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -95,6 +96,8 @@ Test(cli, usage_errors_exit_2) {
   cr_assert_eq(tool((const char *[]){"run", LS_SOURCE_ROOT "/examples/vadd.lsa", "--mode", "turbo", NULL}), 2);
   cr_assert(strstr(slurp_scratch("stderr"), "fast or checked"));
   cr_assert_eq(tool((const char *[]){"run", LS_SOURCE_ROOT "/examples/vadd.lsa", "--threads", "0", NULL}), 2);
+  cr_assert_eq(tool((const char *[]){"calibrate", "--rounds", "0", NULL}), 2);
+  cr_assert(strstr(slurp_scratch("stderr"), "--rounds takes a number from 1 to 9, not '0'"), "%s", slurp_scratch("stderr"));
   /* an input with no data is a usage error that names the input */
   cr_assert_eq(tool((const char *[]){"run", LS_SOURCE_ROOT "/examples/vadd.lsa", NULL}), 2);
   cr_assert(strstr(slurp_scratch("stderr"), "no data for input 'a'"));
@@ -212,6 +215,32 @@ Test(cli, corrupted_programs_exit_1, .timeout = 600) {
 }
 
 /* calibrate writes a profile that bench then uses to predict this host's time */
+static int cmp_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* --rounds 3: every cost is measured three times and the median kept (here: the cost per
+ * element of an add, 1 thread, in cache, as each round printed it) */
+Test(cli, calibrate_keeps_the_median_of_rounds, .timeout = 600) {
+  const char *prof = path_in("calibration3");
+  cr_assert_eq(tool((const char *[]){"calibrate", "--quick", "--rounds", "3", "-o", prof, NULL}), 0, "%s",
+               slurp_scratch("stderr"));
+  const char *out = slurp_scratch("stdout");
+  cr_assert(strstr(out, "round 3 of 3") && strstr(out, "each cost the median of 3 rounds"), "%s", out);
+  double v[3];
+  int n = 0, seen = 0;
+  for (const char *q = strstr(out, "  1 thread   alu "); q && n < 3; q = strstr(q + 1, "  1 thread   alu "), seen++)
+    if (seen % 2 == 0) v[n++] = strtod(q + strlen("  1 thread   alu "), NULL); /* (the odd ones: streamed) */
+  cr_assert_eq(n, 3, "three rounds' in-cache alu costs: %s", out);
+  qsort(v, 3, sizeof *v, cmp_double);
+  ls_calibration cal;
+  ls_error e;
+  cr_assert_eq(ls_calibration_load(prof, &cal, &e), LS_OK, "%s", e.msg);
+  cr_assert(fabs(cal.model[0].per_unit[LS_COST_ALU] - v[1]) <= 6e-5, "saved %g, the rounds' %g %g %g",
+            cal.model[0].per_unit[LS_COST_ALU], v[0], v[1], v[2]);
+}
+
 Test(cli, calibrate_then_predict, .timeout = 600) {
   const char *prof = path_in("calibration");
   cr_assert_eq(tool((const char *[]){"calibrate", "--quick", "-o", prof, NULL}), 0, "%s", slurp_scratch("stderr"));

@@ -302,28 +302,19 @@ static const char calibrate_help[] =
     "1 and 2 threads, with the data in cache and streamed from memory, and save it. 'lockstep\n"
     "compile', 'run' and 'bench' then predict a program's time on this host before running it\n"
     "(in-cache costs for programs that fit twice the L2 cache, streamed ones from 48 MiB,\n"
-    "interpolated between). Takes about half a minute; run it on a quiet machine.\n"
+    "interpolated between). Measures everything in rounds and keeps each cost's median, so\n"
+    "that a busy moment of the machine moves none; about half a minute a round. Best run on a\n"
+    "quiet machine.\n"
     "\n"
-    "  -o FILE   where to save (default: $LOCKSTEP_CALIBRATION, else\n"
-    "            $XDG_CONFIG_HOME/lockstep/calibration, else ~/.config/lockstep/calibration)\n"
-    "  --quick   fewer shapes and sizes (for tests)\n";
+    "  -o FILE      where to save (default: $LOCKSTEP_CALIBRATION, else\n"
+    "               $XDG_CONFIG_HOME/lockstep/calibration, else ~/.config/lockstep/calibration)\n"
+    "  --rounds N   rounds of measurements, 1 to 9 (default 3; 1 with --quick)\n"
+    "  --quick      fewer shapes and sizes, one round (for tests)\n";
 
-int cmd_calibrate(int argc, char **argv) {
-  const char *out = NULL;
-  int quick = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(calibrate_help, stdout), 0;
-    if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
-    else if (!strcmp(argv[i], "--quick")) quick = 1;
-    else {
-      fprintf(stderr, "lockstep calibrate: unknown argument '%s'\nTry 'lockstep calibrate --help'.\n", argv[i]);
-      return 2;
-    }
-  }
-  if (!out) out = ls_calibration_path();
+/* One round of measurements into cal (its costs; 0, or 1 on an internal error). */
+static int measure(ls_calibration *cal_out, int quick) {
   ls_calibration cal;
   memset(&cal, 0, sizeof cal);
-  snprintf(cal.host, sizeof cal.host, "%s", ls_build_info());
   const uint32_t small = 16, big = quick ? 256 : 2048;
   /* programs whose memory does not fit twice the per-core cache use the cold costs */
   long l2 = -1;
@@ -410,6 +401,58 @@ int cmd_calibrate(int argc, char **argv) {
            m->mm_few[0], m->mm_few[1]);
     printf("  %d thread%s  per instruction %.0f ns\n", threads, threads > 1 ? "s" : " ", m->per_insn);
   }
+  *cal_out = cal;
+  return 0;
+}
+
+#define MAX_ROUNDS 9
+
+int cmd_calibrate(int argc, char **argv) {
+  const char *out = NULL;
+  int quick = 0, rounds = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(calibrate_help, stdout), 0;
+    if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(argv[i], "--quick")) quick = 1;
+    else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+      char *end;
+      const long r = strtol(argv[++i], &end, 10);
+      if (*end || r < 1 || r > MAX_ROUNDS) {
+        fprintf(stderr, "lockstep calibrate: --rounds takes a number from 1 to %d, not '%s'\n", MAX_ROUNDS, argv[i]);
+        return 2;
+      }
+      rounds = (int)r;
+    } else {
+      fprintf(stderr, "lockstep calibrate: unknown argument '%s'\nTry 'lockstep calibrate --help'.\n", argv[i]);
+      return 2;
+    }
+  }
+  if (!out) out = ls_calibration_path();
+  if (!rounds) rounds = quick ? 1 : 3;
+  static ls_calibration r[MAX_ROUNDS];
+  for (int k = 0; k < rounds; k++) {
+    if (rounds > 1) printf("round %d of %d:\n", k + 1, rounds);
+    fflush(stdout);
+    if (measure(&r[k], quick)) return 1;
+  }
+  /* each cost the median of the rounds': a round that a busy moment of the machine slowed
+   * moves none of them */
+  ls_calibration cal = r[0];
+  snprintf(cal.host, sizeof cal.host, "%s", ls_build_info());
+  enum { PER = sizeof(ls_cost_model) / sizeof(double) };
+  _Static_assert(sizeof(ls_cost_model) % sizeof(double) == 0, "a cost model is doubles");
+  for (int m = 0; m < 4; m++)
+    for (size_t f = 0; f < PER; f++) {
+      double v[MAX_ROUNDS];
+      for (int k = 0; k < rounds; k++) {
+        const ls_cost_model *cm = m < 2 ? &r[k].model[m] : &r[k].cold[m - 2];
+        memcpy(&v[k], (const double *)(const void *)cm + f, sizeof(double));
+      }
+      qsort(v, (size_t)rounds, sizeof *v, cmp_d);
+      ls_cost_model *dst = m < 2 ? &cal.model[m] : &cal.cold[m - 2];
+      memcpy((double *)(void *)dst + f, &v[rounds / 2], sizeof(double));
+    }
+  if (rounds > 1) printf("each cost the median of %d rounds\n", rounds);
   ls_error e;
   if (ls_calibration_save(out, &cal, &e) != LS_OK) {
     fprintf(stderr, "lockstep calibrate: error: %s\n", e.msg);
