@@ -290,13 +290,17 @@ def main(argv):
                 ("AVX2 + FMA, no AVX-512" if "avx2" in cpu.get("Flags", "") else "no AVX2")))
     if meta.get("calibration"):
         L.append("- **Lockstep's host calibration** (for its predicted times): %s." % meta["calibration"])
-    L.append("- **Runs:** %s timed runs per measurement after %s warm-up runs, every peer, every "
-             "model, every thread count." % (meta.get("runs", "?"), meta.get("warmup", "?")))
+    rounds = meta.get("rounds", "1")
+    L.append("- **Runs:** %s timed runs per measurement, every peer, every model, every thread count%s."
+             % (meta.get("runs", "?"),
+                ", in %s rounds (each a process of its own, after %s warm-up runs) in which the peers take "
+                "turns, their runs merged into one distribution (`bench/merge.py`)" % (rounds, meta.get("warmup", "?"))
+                if rounds != "1" else " after %s warm-up runs" % meta.get("warmup", "?")))
     L.append("- **Noise:** the 1-minute load average was %s before the run and %s while it ran "
              "(the benchmark itself adds up to 2). Other processes (builds, tests) may have been running "
              "on this 2-core machine at the same time: then the tails, and the 2-thread figures "
              "above all, are noisy, since a thread that loses its core stalls its peers at every "
-             "barrier. The peers were measured one after another per model and thread count, so all "
+             "barrier. The peers took turns, round by round, per model and thread count, so all "
              "of them ran under much the same conditions."
              % (meta.get("load_before", "?").split()[0] if meta.get("load_before") else "?",
                 ("%.2f to %.2f" % (min(loads), max(loads))) if loads else "?"))

@@ -10,7 +10,9 @@
 #   BENCH_RUNS=50 bench/run.sh                    # a quick check of the plumbing
 #   BENCH_MODELS="mlp digits" BENCH_THREADS=1 bench/run.sh
 #
-# Environment: BENCH_RUNS (timed runs, default 1000), BENCH_WARMUP (default 50),
+# Environment: BENCH_RUNS (timed runs, default 1000), BENCH_WARMUP (default 50, in each
+# round), BENCH_ROUNDS (default 5: each peer's runs are split into rounds, the peers taking
+# turns, and merged by bench/merge.py),
 # BENCH_MODELS (default "mlp digits resnet18 mobilenet_v2 transformer"), BENCH_THREADS
 # (default "1 2"), BENCH_DOC (default docs/BENCHMARKS.md; the plot goes beside it),
 # LOCKSTEP (default build/tools/lockstep), BENCH_CORETYPE (an OPENBLAS_CORETYPE to run
@@ -21,12 +23,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command_line="bench/run.sh"
-for v in BENCH_RUNS BENCH_WARMUP BENCH_MODELS BENCH_THREADS BENCH_DOC LOCKSTEP BENCH_CORETYPE; do
+for v in BENCH_RUNS BENCH_WARMUP BENCH_ROUNDS BENCH_MODELS BENCH_THREADS BENCH_DOC LOCKSTEP BENCH_CORETYPE; do
   if [ -n "${!v:-}" ]; then command_line="$v=\"${!v}\" $command_line"; fi
 done
 start=$SECONDS
 runs=${BENCH_RUNS:-1000}
 warmup=${BENCH_WARMUP:-50}
+rounds=${BENCH_ROUNDS:-5}
 models=${BENCH_MODELS:-mlp digits resnet18 mobilenet_v2 transformer}
 threads=${BENCH_THREADS:-1 2}
 doc=${BENCH_DOC:-docs/BENCHMARKS.md}
@@ -91,6 +94,7 @@ fail() { echo "$*" >>"$status"; say "FAILED: $*"; }
   echo "lockstep: $lockstep_src, copied to $lockstep (sha256 $(sha256sum "$lockstep" | cut -c1-16))"
   echo "runs: $runs"
   echo "warmup: $warmup"
+  echo "rounds: $rounds"
   echo "kernel: $(uname -r)"
   echo "node: $(node --version)"
   echo "load_before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -164,26 +168,37 @@ elif "$lockstep" calibrate --help >/dev/null 2>&1; then
 fi
 
 # ---- the models -----------------------------------------------------------------------------
-# Per model: its cycle count from the compiler; then per thread count, one after the other,
-# Lockstep (fast), ONNX Runtime (with the Identity model) and PyTorch; then Lockstep once in
-# checked mode. A failed step is recorded and the run goes on.
+# Per model: its cycle count from the compiler; then per thread count, in rounds, Lockstep
+# (fast), ONNX Runtime (with the Identity model) and PyTorch taking turns; then Lockstep once
+# in checked mode. A failed step is recorded and the run goes on.
 for m in $models; do
   model=generated/models/$m.onnx
   input=generated/models/${m}_input.npy
   "$lockstep" compile "$model" >"$out/${m}_compile.txt" 2>&1 || fail "$m: lockstep compile"
   $py bench/make_identity.py "$input" "$out/${m}_identity.onnx"
   for t in $threads; do
-    say "$m, $t thread(s): lockstep (fast)"
-    "$lockstep" bench "$model" --input "$input" --runs "$runs" --warmup "$warmup" --threads "$t" --mode fast \
-      --json "$out/${m}_lockstep_fast_t$t.json" >"$out/${m}_lockstep_fast_t$t.txt" 2>&1 ||
-      fail "$m T=$t: lockstep bench (fast) exit status $? ($(tail -1 "$out/${m}_lockstep_fast_t$t.txt"))"
-    say "$m, $t thread(s): onnxruntime"
-    node bench/ort_bench.js --model "$model" --input "$input" --identity "$out/${m}_identity.onnx" \
-      --reference "generated/models/${m}_output.npy" --runs "$runs" --warmup "$warmup" --threads "$t" \
-      --json "$out/${m}_ort_t$t.json" 2>>"$out/log.txt" || fail "$m T=$t: ort_bench.js"
-    say "$m, $t thread(s): pytorch"
-    $py bench/torch_bench.py "$m" --models generated/models --runs "$runs" --warmup "$warmup" --threads "$t" \
-      --json "$out/${m}_torch_t$t.json" 2>>"$out/log.txt" || fail "$m T=$t: torch_bench.py"
+    # in rounds of runs/rounds, the three peers one after another in each, merged after
+    # (bench/merge.py): all three sample the same moments of this shared machine
+    per=$(((runs + rounds - 1) / rounds))
+    ls_r="" ort_r="" torch_r=""
+    for r in $(seq "$rounds"); do
+      say "$m, $t thread(s), round $r of $rounds: lockstep (fast), onnxruntime, pytorch ($per runs each)"
+      "$lockstep" bench "$model" --input "$input" --runs "$per" --warmup "$warmup" --threads "$t" --mode fast \
+        --json "$out/${m}_lockstep_fast_t${t}_r$r.json" >"$out/${m}_lockstep_fast_t$t.txt" 2>&1 &&
+        ls_r="$ls_r $out/${m}_lockstep_fast_t${t}_r$r.json" ||
+        fail "$m T=$t: lockstep bench (fast) exit status $? ($(tail -1 "$out/${m}_lockstep_fast_t$t.txt"))"
+      node bench/ort_bench.js --model "$model" --input "$input" --identity "$out/${m}_identity.onnx" \
+        --reference "generated/models/${m}_output.npy" --runs "$per" --warmup "$warmup" --threads "$t" \
+        --json "$out/${m}_ort_t${t}_r$r.json" 2>>"$out/log.txt" && ort_r="$ort_r $out/${m}_ort_t${t}_r$r.json" ||
+        fail "$m T=$t: ort_bench.js"
+      $py bench/torch_bench.py "$m" --models generated/models --runs "$per" --warmup "$warmup" --threads "$t" \
+        --json "$out/${m}_torch_t${t}_r$r.json" 2>>"$out/log.txt" && torch_r="$torch_r $out/${m}_torch_t${t}_r$r.json" ||
+        fail "$m T=$t: torch_bench.py"
+    done
+    # shellcheck disable=SC2086 # (lists of files)
+    { [ -z "$ls_r" ] || $py bench/merge.py "$out/${m}_lockstep_fast_t$t.json" $ls_r; } &&
+      { [ -z "$ort_r" ] || $py bench/merge.py "$out/${m}_ort_t$t.json" $ort_r; } &&
+      { [ -z "$torch_r" ] || $py bench/merge.py "$out/${m}_torch_t$t.json" $torch_r; } || fail "$m T=$t: merging the rounds"
   done
   say "$m: lockstep (checked mode, 2 runs)"
   "$lockstep" bench "$model" --input "$input" --runs 2 --warmup 0 --threads 1 --mode checked \
