@@ -35,6 +35,8 @@ import time
 import numpy as np
 import torch
 
+from latency import stats  # (bench/, beside this script)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXPORTER = os.path.join(HERE, "..", "examples", "export_models.py")
 
@@ -44,22 +46,6 @@ def load_exporter():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-def percentile(s, q):
-    at = q * (len(s) - 1)
-    lo = int(at)
-    if lo >= len(s) - 1:
-        return float(s[-1])
-    return float(s[lo] + (at - lo) * (s[lo + 1] - s[lo]))
-
-
-def stats(samples):
-    s = np.sort(np.asarray(samples, dtype=np.float64))
-    r = lambda v: round(float(v), 3)  # noqa: E731
-    return {"min": r(s[0]), "p50": r(percentile(s, 0.5)), "p90": r(percentile(s, 0.9)),
-            "p99": r(percentile(s, 0.99)), "p999": r(percentile(s, 0.999)), "max": r(s[-1]),
-            "mean": r(s.mean()), "std": r(s.std(ddof=1) if len(s) > 1 else 0.0)}
 
 
 def time_module(model, x, runs, warmup, grad):

@@ -1171,13 +1171,36 @@ static int transpose_images(lctx *c, int dst, int src, int64_t n, int64_t R, int
   return 0;
 }
 
+/* rows x (K = C * taps) rows of xb (im2col rows [pixel][(ky, kx, c)], or pixels of an NHWC
+ * image for a 1x1 convolution) times the node's weights as W^T[(ky, kx, c)][m], plus its
+ * bias, through its fused activation, into yb [row][M] */
+static int conv_gemm_nhwc(lctx *c, int xb, uint64_t rows, int64_t T2, int yb) {
+  const cg_tensor *w = T(c, 1), *bias = T(c, 2);
+  const int64_t M = w->dims[0], C = w->dims[1], K = C * T2;
+  float *wt = malloc(sizeof *wt * (size_t)(K * M));
+  if (!wt) return fail(c, "out of memory");
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t ch = 0; ch < C; ch++)
+      for (int64_t t = 0; t < T2; t++) memcpy(&wt[(t * C + ch) * M + m], w->data + (size_t)((m * C + ch) * T2 + t) * 4, 4);
+  char name[200];
+  snprintf(name, sizeof name, "%s.wT", c->n->name);
+  const int wtb = lo_buf_const(c->m, name, wt, (uint64_t)(K * M) * 4);
+  free(wt);
+  lo_epilogue ep;
+  epilogue_of(c->n, &ep);
+  lo_mat X = {xb, 0, K * 4, 0}, W = {wtb, 0, M * 4, 0}, Y = {yb, 0, M * 4, 0};
+  lo_mat acc = {bias ? buf_of(c, tid(c, 2)) : LO_NONE, 0, 0, (int64_t)L * 4}; /* one row for every row */
+  return lo_gemm(c->m, c->n->name, (uint32_t)rows, (uint32_t)K, (uint32_t)M, X, W, bias ? &acc : NULL, Y, &ep, c->err,
+                 c->errlen);
+}
+
 /* A convolution (one group) with an NHWC input or output: one GEMM over every pixel of every
  * image, Y[N*Ho*Wo][M] = A[N*Ho*Wo][K] W^T[K][M] + bias, with A the input itself (a 1x1
  * convolution over NHWC) or its im2col rows [pixel][(ky, kx, c)] gathered from either layout
  * (channels contiguous in NHWC: long runs); an NCHW output is transposed at the end */
 static int lower_conv_nhwc(lctx *c, const int64_t *k, const int64_t *s, const int64_t *p, const int64_t *dl, int in_nhwc,
                            int out_nhwc) {
-  const cg_tensor *x = T(c, 0), *w = T(c, 1), *bias = T(c, 2), *y = &c->g->tensors[c->n->outputs[0]];
+  const cg_tensor *x = T(c, 0), *w = T(c, 1), *y = &c->g->tensors[c->n->outputs[0]];
   const int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], Wd = x->dims[3], M = w->dims[0];
   const int64_t Ho = y->dims[2], Wo = y->dims[3], P = Ho * Wo, T2 = k[0] * k[1], K = C * T2;
   const int pointwise = conv_kind(c->g, c->n) == 1;
@@ -1211,22 +1234,7 @@ static int lower_conv_nhwc(lctx *c, const int64_t *k, const int64_t *s, const in
     snprintf(name, sizeof name, "%s.nhwc_out", c->n->name);
     gb = lo_buf_new(c->m, name, cg_tensor_bytes(y));
   }
-  /* W^T[(ky, kx, c)][m] */
-  float *wt = malloc(sizeof *wt * (size_t)(K * M));
-  if (!wt) return fail(c, "out of memory");
-  for (int64_t m = 0; m < M; m++)
-    for (int64_t ch = 0; ch < C; ch++)
-      for (int64_t t = 0; t < T2; t++) memcpy(&wt[(t * C + ch) * M + m], w->data + (size_t)((m * C + ch) * T2 + t) * 4, 4);
-  snprintf(name, sizeof name, "%s.wT", c->n->name);
-  const int wtb = lo_buf_const(c->m, name, wt, (uint64_t)(K * M) * 4);
-  free(wt);
-  lo_epilogue ep;
-  epilogue_of(c->n, &ep);
-  lo_mat X = {xb, 0, K * 4, 0}, W = {wtb, 0, M * 4, 0}, Y = {gb, 0, M * 4, 0};
-  lo_mat acc = {bias ? buf_of(c, tid(c, 2)) : LO_NONE, 0, 0, (int64_t)L * 4}; /* one row for every row */
-  if (lo_gemm(c->m, c->n->name, (uint32_t)(N * P), (uint32_t)K, (uint32_t)M, X, W, bias ? &acc : NULL, Y, &ep, c->err,
-              c->errlen))
-    return -1;
+  if (conv_gemm_nhwc(c, xb, (uint64_t)(N * P), T2, gb)) return -1;
   return out_nhwc ? 0 : transpose_images(c, yb, gb, N, P, M);
 }
 
@@ -1467,7 +1475,7 @@ static const cg_node *pw_into_dw(lctx *c, dw_plan *d) {
 }
 
 static int lower_pw_into_phases(lctx *c, const cg_node *dw, const dw_plan *d) {
-  const cg_tensor *x = T(c, 0), *w = T(c, 1), *bias = T(c, 2);
+  const cg_tensor *x = T(c, 0);
   const int64_t cin = x->dims[1], C = d->C, phases = d->sy * d->sx, rows = phases * d->PS;
   char name[200];
   snprintf(name, sizeof name, "%s.phases", dw->name);
@@ -1477,20 +1485,7 @@ static int lower_pw_into_phases(lctx *c, const cg_node *dw, const dw_plan *d) {
   int tabs[3];
   if (dw_row_tables(c, d, cin, 1, c->n->name, tabs) || dw_gather_phases(c, d, cin, 1, tabs, xp, buf_of(c, tid(c, 0)), 0))
     return -1;
-  float *wt = malloc(sizeof *wt * (size_t)(cin * C)); /* W^T[c][m] */
-  if (!wt) return fail(c, "out of memory");
-  for (int64_t m = 0; m < C; m++)
-    for (int64_t ch = 0; ch < cin; ch++) memcpy(&wt[ch * C + m], w->data + (size_t)(m * cin + ch) * 4, 4);
-  snprintf(name, sizeof name, "%s.wT", c->n->name);
-  const int wtb = lo_buf_const(c->m, name, wt, (uint64_t)(cin * C) * 4);
-  free(wt);
-  lo_epilogue ep;
-  epilogue_of(c->n, &ep);
-  lo_mat X = {xp, 0, cin * 4, 0}, W = {wtb, 0, C * 4, 0}, Y = {xq, 0, C * 4, 0};
-  lo_mat acc = {bias ? buf_of(c, tid(c, 2)) : LO_NONE, 0, 0, (int64_t)L * 4};
-  if (lo_gemm(c->m, c->n->name, (uint32_t)rows, (uint32_t)cin, (uint32_t)C, X, W, bias ? &acc : NULL, Y, &ep, c->err,
-              c->errlen))
-    return -1;
+  if (conv_gemm_nhwc(c, xp, (uint64_t)rows, 1, xq)) return -1;
   /* the padding back to zero: whole rows by a gather of nothing, the columns of the real rows
    * by writes of a zero vector, L channels at a time */
   const int64_t rowlen = d->Wq * C;

@@ -1783,6 +1783,20 @@ Test(fast, chains_of_products_round_as_mac) {
   ls_free(p);
 }
 
+/* src's WRITE ends a chain of `chained` instances, the first `macs` of them products summed
+ * in registers */
+static void expect_chain(const char *src, uint32_t want_chained, uint32_t want_macs) {
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  uint32_t chained = 0, macs = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++)
+    if (p->inst[i].in.op == LS_OP_WRITE) chained = p->inst[i].nchain, macs = p->inst[i].chain_mac;
+  cr_assert(chained == want_chained && macs == want_macs, "not one chain of %u with %u products (%u, %u)", want_chained,
+            want_macs, chained, macs);
+  ls_free(p);
+}
+
 /* y = f64(max(x1*w1 + x0*w0, 0)) in lanes 0-4 of each 20 (a WRITE with lanes=5): fast mode
  * computes only the 5 lanes the WRITE stores, through a conversion to a wider type; the
  * other lanes of y keep what they held */
@@ -1808,14 +1822,7 @@ Test(fast, chains_compute_the_lanes_their_write_stores) {
   const tio in[] = {IO("x0", x0), IO("w0", w0), IO("x1", x1), IO("w1", w1), IO("y", y0)}, out[] = {IO("y", y)};
   const char *src = NARROW_CHAIN;
   CHECK(src, in, out);
-  ls_program *p;
-  ls_error e;
-  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
-  uint32_t chained = 0, macs = 0;
-  for (uint32_t i = 0; i < p->n_inst; i++)
-    if (p->inst[i].in.op == LS_OP_WRITE) chained = p->inst[i].nchain, macs = p->inst[i].chain_mac;
-  cr_assert(chained == 4 && macs == 2, "not one chain of 4 with 2 products (%u, %u)", chained, macs);
-  ls_free(p);
+  expect_chain(src, 4, 2);
 }
 
 /* A depthwise convolution's shape of chain: nine taps reading x at shifts of one vector, each
@@ -1863,14 +1870,7 @@ Test(fast, depthwise_chains_clamp_on_the_way_to_memory) {
            N, N, (X + T * LN) * 4, N, 2 * LN * 4);
   const tio in[] = {IO("x", x), IO("w", w), IO("bias", bias), IO("y", y0)}, out[] = {IO("y", y)};
   CHECK(src, in, out);
-  ls_program *p;
-  ls_error e;
-  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
-  uint32_t chained = 0, macs = 0;
-  for (uint32_t i = 0; i < p->n_inst; i++)
-    if (p->inst[i].in.op == LS_OP_WRITE) chained = p->inst[i].nchain, macs = p->inst[i].chain_mac;
-  cr_assert(chained == 11 && macs == 9, "not one chain of 11 with 9 products (%u, %u)", chained, macs);
-  ls_free(p);
+  expect_chain(src, 11, 9);
 }
 
 /* y = min(max(x W + b, 0), 6) for 4096 rows of 200 columns: fast mode writes the MM straight
