@@ -10,12 +10,14 @@
  *
  * Exit codes: 0 success, 1 a bad program or input file (the message says which and why),
  * 2 a usage error. */
+#define _DEFAULT_SOURCE /* (madvise's MADV_HUGEPAGE, a Linux hint: see new_arena) */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #if defined(__unix__)
 #include <unistd.h>
@@ -725,10 +727,19 @@ static uint64_t hash_outputs(const ls_program *p, void *arena) {
   return h;
 }
 
+/* The caller's arena. A big one (MobileNetV2's 37 MB) is aligned to 2 MiB and asked to be
+ * backed by huge pages where the kernel has them on request (transparent huge pages in
+ * "madvise" mode, as on these machines): a run that walks tens of megabytes then misses in
+ * the TLB far less often. */
+#define HUGE_PAGE ((size_t)2 << 20)
 static void *new_arena(const ls_program *p, size_t *bytes) {
   *bytes = ls_arena_bytes(p);
-  size_t rounded = (*bytes + LS_ARENA_ALIGN - 1) / LS_ARENA_ALIGN * LS_ARENA_ALIGN;
-  void *arena = aligned_alloc(LS_ARENA_ALIGN, rounded ? rounded : LS_ARENA_ALIGN);
+  const size_t align = *bytes >= 2 * HUGE_PAGE ? HUGE_PAGE : LS_ARENA_ALIGN;
+  size_t rounded = (*bytes + align - 1) / align * align;
+  void *arena = aligned_alloc(align, rounded ? rounded : align);
+#if defined(MADV_HUGEPAGE)
+  if (arena && align == HUGE_PAGE) (void)madvise(arena, rounded, MADV_HUGEPAGE); /* (a hint: no matter if refused) */
+#endif
   ls_error e;
   if (!arena || ls_arena_init(p, arena, *bytes, &e) != LS_OK) {
     fprintf(stderr, "%s: error: cannot allocate a %zu-byte arena\n", prog_name, *bytes);
