@@ -829,19 +829,20 @@ static void plan_gathers(ls_program *p) {
     }
     if (ok && cur.len && push_run(p, &cap, cur)) ok = 0;
     size_t n = p->n_gruns - first;
-    /* by runs where they are at most a quarter of the elements, once repeats are counted
-     * as one (a 3-row transpose: runs of 3) */
+    const size_t reps0 = p->n_greps;
     if (ok && n) {
-      x->reps0 = (uint32_t)p->n_greps;
       n = split_repeats(p, first, n, &rcap, &x->nreps);
-      p->n_gruns = first + n;
-      x->runs0 = (uint32_t)first, x->nruns = (uint32_t)n;
+      /* by runs where they are at most a quarter of the elements, once repeats are counted
+       * as one (a 3-row transpose: runs of 3) */
+      ok = n * 4 <= (size_t)x->in.n * L;
     }
-    if (ok && n + x->nreps && n * 4 <= (size_t)x->in.n * L) {
+    if (ok && n + x->nreps) {
+      p->n_gruns = first + n;
+      x->runs0 = (uint32_t)first, x->nruns = (uint32_t)n, x->reps0 = (uint32_t)reps0;
       if (by_runs) by_runs[x->src[0]]++;
-    } else {
-      p->n_gruns = first, p->n_greps = x->reps0; /* element by element */
-      x->nruns = x->nreps = 0;
+    } else { /* element by element */
+      p->n_gruns = first, p->n_greps = reps0;
+      x->nreps = 0;
     }
   }
   /* a READ of indices that only gathers by runs consume is not run at all */

@@ -1908,6 +1908,41 @@ Test(fast, mm_activation_block_by_block) {
   ls_free(p);
 }
 
+/* Two transposes planned as repeated runs with a gather between whose indices are computed
+ * (not constants: element by element). The planner must keep the first transpose's repeated
+ * run when it gives up on the middle gather: the third's must not take its place. */
+Test(fast, a_gather_element_by_element_keeps_the_others_repeated_runs) {
+  static float t[64], y1[64], y2[4], y3[64];
+  static const int32_t ix[4] = {5, 0, 63, 7};
+  char src[4096];
+  int off = snprintf(src, sizeof src,
+                     L4 ".input t f32 [64] @0\n.input ix i32 [4] @256\n.output y1 f32 [64] @272\n"
+                        ".output y2 f32 [4] @528\n.output y3 f32 [64] @544\n.const @800 i32");
+  for (int i = 0; i < 64; i++) t[i] = (float)i * 0.5f - 3.0f;
+  for (int j = 0; j < 8; j++) /* [8][8] -> [8][8]^T */
+    for (int i = 0; i < 8; i++) off += snprintf(src + off, sizeof src - (size_t)off, " %d", i * 8 + j), y1[j * 8 + i] = t[i * 8 + j];
+  off += snprintf(src + off, sizeof src - (size_t)off, "\n.const @1056 i32");
+  for (int j = 0; j < 16; j++) /* [4][16] -> [16][4] */
+    for (int i = 0; i < 4; i++)
+      off += snprintf(src + off, sizeof src - (size_t)off, " %d", i * 16 + j), y3[j * 4 + i] = t[i * 16 + j];
+  for (int i = 0; i < 4; i++) y2[i] = t[ix[i]];
+  snprintf(src + off, sizeof src - (size_t)off,
+           "\nmem0:\n @0 read.i32 e0, [800], n=16\nmem1:\n @3 gather.f32 e1, [t], e0, n=16, size=64\n"
+           "mem2:\n @8 write.f32 [y1], e1, n=16\nmem3:\n @0 read.i32 e2, [ix], n=1\n"
+           "mem4:\n @3 gather.f32 e3, [t], e2, n=1, size=64\nmem5:\n @8 write.f32 [y2], e3, n=1\n"
+           "mem6:\n @0 read.i32 e4, [1056], n=16\nmem7:\n @3 gather.f32 e5, [t], e4, n=16, size=64\n"
+           "mem8:\n @8 write.f32 [y3], e5, n=16\n");
+  const tio in[] = {IO("t", t), IO("ix", ix)}, out[] = {IO("y1", y1), IO("y2", y2), IO("y3", y3)};
+  CHECK(src, in, out);
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  uint32_t with_reps = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++) with_reps += p->inst[i].in.op == LS_OP_GATHER && p->inst[i].nreps > 0;
+  cr_assert_eq(with_reps, 2u, "%u gathers by repeated runs, want the two transposes", with_reps);
+  ls_free(p);
+}
+
 /* y = x W1 + x W2 + x W3, three MMs chained through the accumulator (a K of three
  * planes): the second accumulates in place in the first one's output, which nothing else
  * reads (no copy of the partial sum); the last writes y */
