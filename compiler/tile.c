@@ -31,9 +31,9 @@ int lo_gemm(lo_module *m, const char *what, uint32_t M, uint32_t K, uint32_t N, 
     snprintf(name, sizeof name, "%s.partial", what);
     T = (lo_mat){lo_buf_new(m, name, (uint64_t)M * N * 4), 0, (int64_t)N * 4, 0};
   }
-  /* A long M with a short K (a 1x1 convolution over a large image) goes in bands of rows, so
-   * that what consumes a band (a depthwise convolution's copies) can run while the next is
-   * made, on data still in cache; each band loads its weights again (K rows). */
+  /* A long M with a short K (a 1x1 convolution over a large image) goes in bands of rows,
+   * each loading its weights again (K rows, few): the bands run on different MXM planes at
+   * once, and what consumes a band can start before the last is made. */
   const uint32_t band = chains == 1 && K <= 128 && M >= 2 * LO_GEMM_BAND ? LO_GEMM_BAND : M;
   for (uint32_t r0 = 0; r0 < M; r0 += band) {
     const uint32_t Mb = M - r0 < band ? M - r0 : band;

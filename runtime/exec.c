@@ -70,15 +70,10 @@ static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c_all,
   /* products, then only f32 maxs/mins of the last result, then an f32 WRITE: one pass from
    * the products' operands to memory where the kernels have one */
   k_clamp q = {0};
-  int direct = x->chain_mac && x->in.t0 == LS_F32 && x->nchain - x->chain_mac <= 4;
+  int direct = x->chain_mac && x->in.t0 == LS_F32;
   for (uint32_t k = x->chain_mac; direct && k < x->nchain; k++) {
     const rt_inst *y = &p->inst[p->chain[x->chain0 + k]];
-    direct = (y->in.op == LS_OP_MAXS || y->in.op == LS_OP_MINS) && y->in.t0 == LS_F32 &&
-             y->src[0] == p->chain[x->chain0 + k - 1];
-    if (!direct) break;
-    double d;
-    memcpy(&d, &y->in.imm, 8);
-    q.max[q.n] = y->in.op == LS_OP_MAXS, q.imm[q.n++] = (float)d;
+    direct = y->src[0] == p->chain[x->chain0 + k - 1] && k_clamp_add(&q, &y->in);
   }
   if (direct) { /* the whole range at once: no buffer to fit */
     k_src a[RT_CHAIN_MACS], b[RT_CHAIN_MACS], c0;

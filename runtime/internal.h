@@ -141,9 +141,12 @@ typedef struct k_clamp {
   uint8_t max[4]; /* 1: maxs, 0: mins */
   float imm[4];
 } k_clamp;
-/* k_mac_chain's products, then q's clamps, vector v stored at out + v * os (a WRITE's
- * address and stride: no buffer between). Returns 0 where it has no fast path (weights that
- * differ between vectors, a NaN immediate, no AVX-512): the caller goes the general way. */
+/* appends an f32 maxs or mins by a number to q; 0 for any other instruction (or a fifth) */
+int k_clamp_add(k_clamp *q, const ls_insn *in);
+/* k_mac_chain's products, then q's clamps (made by k_clamp_add), vector v stored at
+ * out + v * os (a WRITE's address and stride: no buffer between). Returns 0 where it has no
+ * fast path (weights that differ between vectors, taps of different strides, no AVX-512):
+ * the caller goes the general way. */
 int k_mac_chain_to(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, const k_src *c0, const k_clamp *q,
                    uint8_t *out, int64_t os, uint32_t nb);
 /* Fast mode's MM into memory (see k_dst), rows [v0, v1). */

@@ -651,20 +651,35 @@ static void mm_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8
   for (uint32_t r = v0; r < v1; r += b) mm_block_rows(c, in, src, (float *)out, L, L, r, r + b < v1 ? r + b : v1);
 }
 
-/* the planner guarantees d->lanes >= the MM's columns: the GEMM has the same shape as in
- * checked mode, so the same rounding */
+int k_clamp_add(k_clamp *q, const ls_insn *in) {
+  const float imm = (float)imm_f64(in->imm);
+  if ((in->op != LS_OP_MAXS && in->op != LS_OP_MINS) || in->t0 != LS_F32 || imm != imm || q->n >= 4) return 0;
+  q->max[q->n] = in->op == LS_OP_MAXS, q->imm[q->n++] = imm;
+  return 1;
+}
+
 #if defined(__AVX512F__)
-static inline __m512 clamp16(__m512 x, const k_clamp *q);
+/* maxs/mins by an immediate, as ew_f's: the input flushed if subnormal, a NaN input kept */
+static inline __m512 clamp16(__m512 x, const k_clamp *q) {
+  const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+  for (uint32_t e = 0; e < q->n; e++) {
+    const __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x)));
+    const __mmask16 sub = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(FLT_MIN), _CMP_LT_OQ);
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    const __m512 xd = _mm512_castsi512_ps(_mm512_mask_and_epi32(_mm512_castps_si512(x), sub, _mm512_castps_si512(x), sign));
+    const __m512 imm = _mm512_set1_ps(q->imm[e]);
+    const __m512 r = q->max[e] ? _mm512_max_ps(xd, imm) : _mm512_min_ps(xd, imm); /* xd > imm ? xd : imm */
+    x = _mm512_mask_mov_ps(r, nan, x);
+  }
+  return x;
+}
+
 /* the activations d->ops of rows [r, r1) of C in one pass, where they are all maxs/mins by
  * a number (a ReLU6): returns 0 for any others */
 static int clamp_rows(const k_dst *d, float *C, uint64_t ldc, uint32_t r, uint32_t r1) {
   k_clamp q = {0};
-  for (int e = 0; e < d->n; e++) {
-    const ls_insn *y = d->ops[e];
-    const float imm = (float)imm_f64(y->imm);
-    if ((y->op != LS_OP_MAXS && y->op != LS_OP_MINS) || imm != imm) return 0;
-    q.max[q.n] = y->op == LS_OP_MAXS, q.imm[q.n++] = imm;
-  }
+  for (int e = 0; e < d->n; e++)
+    if (!k_clamp_add(&q, d->ops[e])) return 0;
   for (uint32_t i = r; i < r1; i++) {
     float *row = C + (size_t)i * ldc;
     for (uint32_t l0 = 0; l0 < d->lanes; l0 += 16) {
@@ -676,6 +691,8 @@ static int clamp_rows(const k_dst *d, float *C, uint64_t ldc, uint32_t r, uint32
 }
 #endif
 
+/* the planner guarantees d->lanes >= the MM's columns: the GEMM has the same shape as in
+ * checked mode, so the same rounding */
 void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst *d, uint32_t v0, uint32_t v1) {
   const uint32_t b = mm_block(c->t, in);
   float *C = (float *)d->p;
@@ -959,28 +976,13 @@ static inline void mac_lanes(uint32_t m, const k_src *a, const k_src *b, const k
 }
 
 #if defined(__AVX512F__)
-/* maxs/mins by an immediate, as ew_f's: the input flushed if subnormal, a NaN input kept */
-static inline __m512 clamp16(__m512 x, const k_clamp *q) {
-  const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
-  for (uint32_t e = 0; e < q->n; e++) {
-    const __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x)));
-    const __mmask16 sub = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(FLT_MIN), _CMP_LT_OQ);
-    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-    const __m512 xd = _mm512_castsi512_ps(_mm512_mask_and_epi32(_mm512_castps_si512(x), sub, _mm512_castps_si512(x), sign));
-    const __m512 imm = _mm512_set1_ps(q->imm[e]);
-    const __m512 r = q->max[e] ? _mm512_max_ps(xd, imm) : _mm512_min_ps(xd, imm); /* xd > imm ? xd : imm */
-    x = _mm512_mask_mov_ps(r, nan, x);
-  }
-  return x;
-}
-
 /* 16 lanes (those of mask mk from l0) of nb vectors, the m tap weights constant over the
  * vectors (every b has stride 0, as a depthwise convolution's) and held in registers: one
  * load per product instead of two, four vectors' sums at once so that the FMAs' latency
  * overlaps. Every tap's input has the same stride s (ap[k]: its vector 0 at lane l0); the
- * accumulator's (cp, or NULL) has stride cs (0 for a bias). m is a constant where it is inlined (3, 9, 25 taps), so the
- * weights stay in registers. The same products in the same order as mac_lanes; then the
- * clamps of q, and vector v stored at out + v * os. */
+ * accumulator's (cp, or NULL) has stride cs (0 for a bias). m is a constant where it is
+ * inlined (3, 9, 25 taps), so the weights stay in registers. The same products in the same
+ * order as mac_lanes; then the clamps of q, and vector v stored at out + v * os. */
 static inline __attribute__((always_inline)) void mac_w16(const uint32_t m, const uint8_t *const *ap, const k_src *b,
                                                           const uint8_t *cp, int64_t cs, int64_t s, const k_clamp *q,
                                                           uint8_t *out, int64_t os, uint32_t nb, uint32_t l0,
@@ -1039,8 +1041,6 @@ int k_mac_chain_to(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, c
   const int64_t s = a[0].stride, cs = c0 ? c0->stride : 0;
   for (uint32_t k = 0; k < m; k++)
     if (b[k].stride || a[k].stride != s) return 0;
-  for (uint32_t e = 0; e < q->n; e++)
-    if (q->imm[e] != q->imm[e]) return 0;
   /* 8 vectors at a time, all their lanes: what a block reads stays in the L1 cache while its
    * 16-lane columns pass (vectors a power of two apart share few of its sets) */
   for (uint32_t v0 = 0; v0 < nb; v0 += 8) {
