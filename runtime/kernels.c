@@ -601,6 +601,95 @@ static uint32_t mm_block(const ls_target *t, const ls_insn *in) {
   return (rows + 15) / 16 * 16;
 }
 
+#if defined(__AVX512F__)
+/* The built-in AVX-512 GEMM: C[i][j] += sum over k < K of A[i][k] * B[k][j] for i < M,
+ * j < N, each output one chain of fused multiply-adds in k order starting from C's value,
+ * so that its bits depend on neither M nor N, nor on how the rows are blocked or where they
+ * are. A (row i at a + i*lda floats) and B (row k at b + k*ldb) are read where they are:
+ * nothing is packed (OpenBLAS packs both operands on every call: for the narrow products
+ * of a convolution that copying costs more than the arithmetic), nothing allocated. A tile
+ * of MR <= 6 rows by NV <= 4 vectors of 16 columns (the last one masked) keeps its sums in
+ * registers over the whole of K: per k, NV loads of B and MR broadcasts of A feed MR*NV
+ * FMAs. gcc keeps named registers in registers where it spills an array of them, hence the
+ * macros. */
+#define GK_MASK(v) (NV - 1 == (v) ? ml : (__mmask16)0xffff)
+#define GK_ROW(X, r) X(r, 0) X(r, 1) X(r, 2) X(r, 3)
+#define GK_ALL(X) GK_ROW(X, 0) GK_ROW(X, 1) GK_ROW(X, 2) GK_ROW(X, 3) GK_ROW(X, 4) GK_ROW(X, 5)
+#define GK_DECL(r, v) __m512 c##r##v = _mm512_setzero_ps();
+#define GK_LOAD(r, v) if (MR > r && NV > v) c##r##v = _mm512_maskz_loadu_ps(GK_MASK(v), c + r * ldc + 16 * v);
+#define GK_STORE(r, v) if (MR > r && NV > v) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, GK_MASK(v), c##r##v);
+#define GK_B(v) const __m512 b##v = NV > v ? _mm512_maskz_loadu_ps(GK_MASK(v), b + 16 * v) : _mm512_setzero_ps();
+#define GK_FMA(r, v) if (MR > r && NV > v) c##r##v = _mm512_fmadd_ps(a##r, b##v, c##r##v);
+#define GK_A(r) const __m512 a##r = MR > r ? _mm512_set1_ps(a[r * lda]) : _mm512_setzero_ps();
+
+/* rows of B a tile prefetches as it goes, one per k for its first n k: nv vectors at
+ * p + k*stride */
+typedef struct gk_pf {
+  const float *p;
+  int64_t stride;
+  uint32_t n, nv;
+} gk_pf;
+
+static inline __attribute__((always_inline)) void gk_tile(const int MR, const int NV, __mmask16 ml, uint32_t K,
+                                                          const float *a, int64_t lda, const float *b, int64_t ldb,
+                                                          float *c, int64_t ldc, const gk_pf *pf) {
+  GK_ALL(GK_DECL)
+  GK_ALL(GK_LOAD)
+  for (uint32_t k = 0; k < K; k++, a++, b += ldb) {
+    if (k < pf->n)
+      for (uint32_t v = 0; v < 4; v++)
+        if (v < pf->nv) _mm_prefetch((const char *)(pf->p + (int64_t)k * pf->stride + 16 * v), _MM_HINT_T0);
+    GK_B(0) GK_B(1) GK_B(2) GK_B(3)
+    GK_A(0) GK_A(1) GK_A(2) GK_A(3) GK_A(4) GK_A(5)
+    GK_ALL(GK_FMA)
+  }
+  GK_ALL(GK_STORE)
+}
+
+typedef void (*gk_fn)(__mmask16, uint32_t, const float *, int64_t, const float *, int64_t, float *, int64_t,
+                      const gk_pf *);
+#define GK_FN(MR, NV)                                                                                          \
+  static void gk_##MR##_##NV(__mmask16 ml, uint32_t K, const float *a, int64_t lda, const float *b, int64_t ldb, \
+                             float *c, int64_t ldc, const gk_pf *pf) {                                         \
+    gk_tile(MR, NV, ml, K, a, lda, b, ldb, c, ldc, pf);                                                        \
+  }
+#define GK_FNS(MR) GK_FN(MR, 1) GK_FN(MR, 2) GK_FN(MR, 3) GK_FN(MR, 4)
+GK_FNS(1) GK_FNS(2) GK_FNS(3) GK_FNS(4) GK_FNS(5) GK_FNS(6)
+#define GK_TAB(MR) {gk_##MR##_1, gk_##MR##_2, gk_##MR##_3, gk_##MR##_4}
+static const gk_fn gk_tab[6][4] = {GK_TAB(1), GK_TAB(2), GK_TAB(3), GK_TAB(4), GK_TAB(5), GK_TAB(6)};
+
+/* Column panels of 64 outside, tiles of at most 6 rows inside (as even as they go: 49 rows
+ * are 4 tiles of 6 and 5 of 5, not 8 of 6 and one of 1): a panel of B (K x 64 floats) stays
+ * in cache while the block's rows go through it. B is a plane of weights, usually read from
+ * memory for the first time by this product; its rows are strided (a row of the weight
+ * matrix is wider than the plane), which the hardware prefetchers follow poorly across
+ * pages. So the tiles prefetch: the first tile of the first panel its own rows 16 ahead,
+ * and every other tile of a panel an even share of the next panel's rows, so that the next
+ * panel comes in while this one computes. */
+static void gk_gemm(uint32_t M, uint32_t N, uint32_t K, const float *a, int64_t lda, const float *b, int64_t ldb,
+                    float *c, int64_t ldc) {
+  const uint32_t T = (M + 5) / 6, ahead = 16;
+  for (uint32_t j0 = 0; j0 < N; j0 += 64) {
+    const uint32_t nj = N - j0 < 64 ? N - j0 : 64, nv = (nj + 15) / 16, last = nj - (nv - 1) * 16;
+    const __mmask16 ml = last == 16 ? (__mmask16)0xffff : (__mmask16)((1u << last) - 1);
+    const uint32_t jn = j0 + 64, nvn = jn < N ? (N - jn < 64 ? (N - jn + 15) / 16 : 4) : 0;
+    uint32_t i0 = 0;
+    for (uint32_t t = 0; t < T; t++) {
+      const uint32_t mr = (M - i0 + (T - t) - 1) / (T - t);
+      gk_pf pf = {b, 0, 0, 0};
+      if (j0 == 0 && t == 0) {
+        if (K > ahead) pf = (gk_pf){b + ahead * ldb, ldb, K - ahead, nv};
+      } else if (nvn) { /* rows tt, tt + TT, ... of the next panel */
+        const uint32_t tt = j0 == 0 ? t - 1 : t, TT = j0 == 0 ? T - 1 : T;
+        if (tt < K) pf = (gk_pf){b + jn + (int64_t)tt * ldb, (int64_t)TT * ldb, (K - tt + TT - 1) / TT, nvn};
+      }
+      gk_tab[mr - 1][nv - 1](ml, K, a + (int64_t)i0 * lda, lda, b + j0, ldb, c + (int64_t)i0 * ldc + j0, ldc, &pf);
+      i0 += mr;
+    }
+  }
+}
+#endif
+
 /* Rows [v0, v1) of one block into C (row i at C + i*ldc floats): C := acc (or 0) for the first
  * N lanes, then += x W; lanes [N, zero_to) := 0. */
 static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], float *C, uint64_t ldc,
@@ -618,7 +707,12 @@ static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3],
     else if (a != (const uint8_t *)row) memcpy(row, a, (size_t)N * 4); /* (in place: already there) */
     if (zero_to > N) memset(row + N, 0, (size_t)(zero_to - N) * 4);
   }
-#if LS_HAVE_OPENBLAS
+#if defined(__AVX512F__)
+  if (M > 4 && src[0].stride % 4 == 0) {
+    gk_gemm(M, N, K, (const float *)vec_in(&src[0], v0), src[0].stride / 4, h.w, (int64_t)h.ld, C, (int64_t)ldc);
+    return;
+  }
+#elif LS_HAVE_OPENBLAS
   const int64_t lda = src[0].stride / 4;
   /* a few rows go to the reference loop below, which does not pack the plane (BLAS's
    * matrix-vector product would not do: its rounding depends on the matrix's layout, which

@@ -1908,6 +1908,48 @@ Test(fast, mm_activation_block_by_block) {
   ls_free(p);
 }
 
+/* The AVX-512 build's GEMM: every output one chain of fused multiply-adds in k order,
+ * starting from the accumulator, c = fma(x[k], W[k][j], c), whatever the rows' and columns'
+ * tiling (49 rows: tiles of 6 and 5; 13: 5, 4, 4; 600: blocks of 208 rows; 70 columns: a
+ * panel of 64 and one of 6, masked; 200: four panels) and however many threads. The inputs
+ * are not small integers, so any other order or a rounding between the products shows. */
+static void mm_fma_order(int M, int K, int N) {
+  enum { L = 256 };
+  float *x = malloc((size_t)M * K * 4), *w = malloc((size_t)K * L * 4), *acc = malloc((size_t)M * N * 4),
+        *y = malloc((size_t)M * N * 4);
+  for (int i = 0; i < M * K; i++) x[i] = (float)((int)((unsigned)i * 7919u % 1000u) - 500) / 311.0f;
+  for (int i = 0; i < K * L; i++) w[i] = (float)((int)((unsigned)i * 104729u % 997u) - 498) / 173.0f;
+  for (int i = 0; i < M * N; i++) acc[i] = (float)((int)((unsigned)i * 31u % 101u) - 50) / 7.0f;
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      float c = acc[i * N + j];
+      for (int k = 0; k < K; k++) c = fmaf(x[i * K + k], w[k * L + j], c);
+      y[i * N + j] = c;
+    }
+  const int xo = K * L * 4, ao = xo + M * K * 4, yo = ao + M * N * 4;
+  char src[1024];
+  snprintf(src, sizeof src,
+           ".target host\n.input W f32 [%d] @0\n.input x f32 [%d] @%d\n.input acc f32 [%d] @%d\n"
+           ".output y f32 [%d] @%d\nmem0:\n @0 read.f32 e0, [W], n=%d\nmxm0:\n @3 lw.f32 p0, e0, n=%d\n"
+           "mem1:\n @%d read.f32 e1, [x], n=%d, stride=%d, lanes=%d\nmem3:\n @%d read.f32 e3, [acc], n=%d, stride=%d, lanes=%d\n"
+           "mxm0:\n @%d mm.f32 e2, p0, e1, e3, n=%d, cols=%d\nmem2:\n @%d write.f32 [y], e2, n=%d, stride=%d, lanes=%d\n",
+           K * L, M * K, xo, M * N, ao, M * N, yo, K, K, K, M, K * 4, K, K, M, N * 4, N, K + 3, M, N, K + 8, M, N * 4, N);
+  const tio in[] = {{"W", w, (size_t)K * L * 4}, {"x", x, (size_t)M * K * 4}, {"acc", acc, (size_t)M * N * 4}},
+            out[] = {{"y", y, (size_t)M * N * 4}};
+  CHECK(src, in, out);
+  free(x), free(w), free(acc), free(y);
+}
+
+Test(fast, mm_sums_each_output_in_k_order_with_fma) {
+#if !defined(__AVX512F__)
+  cr_skip_test("a build without AVX-512: the GEMM is OpenBLAS's or the reference loop");
+#endif
+  mm_fma_order(49, 37, 70);
+  mm_fma_order(13, 256, 200);
+  mm_fma_order(600, 200, 64);
+  mm_fma_order(5, 3, 1);
+}
+
 /* Two transposes planned as repeated runs with a gather between whose indices are computed
  * (not constants: element by element). The planner must keep the first transpose's repeated
  * run when it gives up on the middle gather: the third's must not take its place. */
