@@ -169,26 +169,28 @@ static double time_class(ls_cost_class c, uint32_t n, int R, int threads, int co
 }
 
 
-/* cold: every group multiplies with its own plane rows and x rows (each MM of a real
- * program has its own tile; weights are streamed once per run) */
+/* cold: every group multiplies with its own plane rows (each MM of a real program has its
+ * own weights, streamed from memory once per run), all of them the same x rows (a real MM's
+ * activations were written just before: in cache) */
 static double time_mm(uint32_t M, uint32_t K, uint32_t N, int threads, int cold) {
   const ls_target t = host();
   const uint32_t L = t.lanes;
-  const uint64_t vb = (uint64_t)L * 4, per0 = (uint64_t)(K + M) * vb;
-  int R = cold ? (int)(COLD_BYTES / per0) + 1 : 4;
+  const uint64_t vb = (uint64_t)L * 4, wb = (uint64_t)K * vb;
+  int R = cold ? (int)(COLD_BYTES / wb) + 1 : 4;
   if (R < 4) R = 4;
   if (R > 512) R = 512;
-  const uint64_t per = cold ? per0 : 0; /* hot: every group uses the same rows */
+  const uint64_t per = cold ? wb : 0; /* hot: every group uses the same rows */
   size_t cap = (size_t)R * 400 + 512, k = 0;
   char *s = malloc(cap);
   if (!s) return -1;
-  uint64_t yo = (cold ? per * (uint64_t)R : per0), base = 0, T = K + M + 64;
+  const unsigned long long xo = cold ? per * (uint64_t)R : wb;
+  uint64_t yo = xo + (uint64_t)M * vb, base = 0, T = K + M + 64;
   k = add(s, cap, k, ".target host\n.memory %llu\n.input w f32 [%llu] @0\n.output y f32 [%u] @%llu\n",
           (unsigned long long)(yo + (uint64_t)M * vb), (unsigned long long)(yo / 4), M * L, (unsigned long long)yo);
   char cols[32] = "", lanes[32] = "";
   if (N < L) snprintf(cols, sizeof cols, ", cols=%u", N), snprintf(lanes, sizeof lanes, ", lanes=%u", N);
   for (int g = 0; g < R; g++, base += T) {
-    const unsigned long long wo = (unsigned long long)(per * (uint64_t)g), xo = wo + (unsigned long long)K * vb;
+    const unsigned long long wo = (unsigned long long)(per * (uint64_t)g);
     uint64_t lw = base + out_delay(LS_OP_READ, K), mm = lw + K;
     k = add(s, cap, k, "mem0:\n @%llu read.f32 e0, [%llu], n=%u\nmxm0:\n @%llu lw.f32 p0, e0, n=%u\n", (unsigned long long)base,
             wo, K, (unsigned long long)lw, K);
