@@ -602,6 +602,21 @@ static uint32_t mm_block(const ls_target *t, const ls_insn *in) {
 }
 
 #if defined(__AVX512F__)
+/* maxs/mins by an immediate, as ew_f's: the input flushed if subnormal, a NaN input kept */
+static inline __m512 clamp16(__m512 x, const k_clamp *q) {
+  const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+  for (uint32_t e = 0; e < q->n; e++) {
+    const __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x)));
+    const __mmask16 sub = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(FLT_MIN), _CMP_LT_OQ);
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    const __m512 xd = _mm512_castsi512_ps(_mm512_mask_and_epi32(_mm512_castps_si512(x), sub, _mm512_castps_si512(x), sign));
+    const __m512 imm = _mm512_set1_ps(q->imm[e]);
+    const __m512 r = q->max[e] ? _mm512_max_ps(xd, imm) : _mm512_min_ps(xd, imm); /* xd > imm ? xd : imm */
+    x = _mm512_mask_mov_ps(r, nan, x);
+  }
+  return x;
+}
+
 /* The built-in AVX-512 GEMM: C[i][j] += sum over k < K of A[i][k] * B[k][j] for i < M,
  * j < N, each output one chain of fused multiply-adds in k order starting from C's value,
  * so that its bits depend on neither M nor N, nor on how the rows are blocked or where they
@@ -616,7 +631,8 @@ static uint32_t mm_block(const ls_target *t, const ls_insn *in) {
 #define GK_ROW(X, r) X(r, 0) X(r, 1) X(r, 2) X(r, 3)
 #define GK_ALL(X) GK_ROW(X, 0) GK_ROW(X, 1) GK_ROW(X, 2) GK_ROW(X, 3) GK_ROW(X, 4) GK_ROW(X, 5)
 #define GK_DECL(r, v) __m512 c##r##v = _mm512_setzero_ps();
-#define GK_LOAD(r, v) if (MR > r && NV > v) c##r##v = _mm512_maskz_loadu_ps(GK_MASK(v), c + r * ldc + 16 * v);
+#define GK_LOAD(r, v) if (MR > r && NV > v) c##r##v = _mm512_maskz_loadu_ps(GK_MASK(v), ac + r * ldac + 16 * v);
+#define GK_CLAMP(r, v) if (MR > r && NV > v) c##r##v = clamp16(c##r##v, q);
 #define GK_STORE(r, v) if (MR > r && NV > v) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, GK_MASK(v), c##r##v);
 #define GK_B(v) const __m512 b##v = NV > v ? _mm512_maskz_loadu_ps(GK_MASK(v), b + 16 * v) : _mm512_setzero_ps();
 #define GK_FMA(r, v) if (MR > r && NV > v) c##r##v = _mm512_fmadd_ps(a##r, b##v, c##r##v);
@@ -632,9 +648,12 @@ typedef struct gk_pf {
 
 static inline __attribute__((always_inline)) void gk_tile(const int MR, const int NV, __mmask16 ml, uint32_t K,
                                                           const float *a, int64_t lda, const float *b, int64_t ldb,
-                                                          float *c, int64_t ldc, const gk_pf *pf) {
+                                                          float *c, int64_t ldc, const float *ac, int64_t ldac,
+                                                          const k_clamp *q, const gk_pf *pf) {
   GK_ALL(GK_DECL)
-  GK_ALL(GK_LOAD)
+  if (ac) {
+    GK_ALL(GK_LOAD)
+  }
   for (uint32_t k = 0; k < K; k++, a++, b += ldb) {
     if (k < pf->n)
       for (uint32_t v = 0; v < 4; v++)
@@ -643,15 +662,19 @@ static inline __attribute__((always_inline)) void gk_tile(const int MR, const in
     GK_A(0) GK_A(1) GK_A(2) GK_A(3) GK_A(4) GK_A(5)
     GK_ALL(GK_FMA)
   }
+  if (q) {
+    GK_ALL(GK_CLAMP)
+  }
   GK_ALL(GK_STORE)
 }
 
 typedef void (*gk_fn)(__mmask16, uint32_t, const float *, int64_t, const float *, int64_t, float *, int64_t,
-                      const gk_pf *);
+                      const float *, int64_t, const k_clamp *, const gk_pf *);
 #define GK_FN(MR, NV)                                                                                          \
   static void gk_##MR##_##NV(__mmask16 ml, uint32_t K, const float *a, int64_t lda, const float *b, int64_t ldb, \
-                             float *c, int64_t ldc, const gk_pf *pf) {                                         \
-    gk_tile(MR, NV, ml, K, a, lda, b, ldb, c, ldc, pf);                                                        \
+                             float *c, int64_t ldc, const float *ac, int64_t ldac, const k_clamp *q,            \
+                             const gk_pf *pf) {                                                                \
+    gk_tile(MR, NV, ml, K, a, lda, b, ldb, c, ldc, ac, ldac, q, pf);                                           \
   }
 #define GK_FNS(MR) GK_FN(MR, 1) GK_FN(MR, 2) GK_FN(MR, 3) GK_FN(MR, 4)
 GK_FNS(1) GK_FNS(2) GK_FNS(3) GK_FNS(4) GK_FNS(5) GK_FNS(6)
@@ -667,7 +690,7 @@ static const gk_fn gk_tab[6][4] = {GK_TAB(1), GK_TAB(2), GK_TAB(3), GK_TAB(4), G
  * and every other tile of a panel an even share of the next panel's rows, so that the next
  * panel comes in while this one computes. */
 static void gk_gemm(uint32_t M, uint32_t N, uint32_t K, const float *a, int64_t lda, const float *b, int64_t ldb,
-                    float *c, int64_t ldc) {
+                    float *c, int64_t ldc, const float *ac, int64_t ldac, const k_clamp *q) {
   const uint32_t T = (M + 5) / 6, ahead = 16;
   for (uint32_t j0 = 0; j0 < N; j0 += 64) {
     const uint32_t nj = N - j0 < 64 ? N - j0 : 64, nv = (nj + 15) / 16, last = nj - (nv - 1) * 16;
@@ -683,7 +706,8 @@ static void gk_gemm(uint32_t M, uint32_t N, uint32_t K, const float *a, int64_t 
         const uint32_t tt = j0 == 0 ? t - 1 : t, TT = j0 == 0 ? T - 1 : T;
         if (tt < K) pf = (gk_pf){b + jn + (int64_t)tt * ldb, (int64_t)TT * ldb, (K - tt + TT - 1) / TT, nvn};
       }
-      gk_tab[mr - 1][nv - 1](ml, K, a + (int64_t)i0 * lda, lda, b + j0, ldb, c + (int64_t)i0 * ldc + j0, ldc, &pf);
+      gk_tab[mr - 1][nv - 1](ml, K, a + (int64_t)i0 * lda, lda, b + j0, ldb, c + (int64_t)i0 * ldc + j0, ldc,
+                             ac ? ac + (int64_t)i0 * ldac + j0 : NULL, ldac, q, &pf);
       i0 += mr;
     }
   }
@@ -691,15 +715,29 @@ static void gk_gemm(uint32_t M, uint32_t N, uint32_t K, const float *a, int64_t 
 #endif
 
 /* Rows [v0, v1) of one block into C (row i at C + i*ldc floats): C := acc (or 0) for the first
- * N lanes, then += x W; lanes [N, zero_to) := 0. */
-static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], float *C, uint64_t ldc,
-                          uint32_t zero_to, uint32_t v0, uint32_t v1) {
+ * N lanes, then += x W; lanes [N, zero_to) := 0. With q (maxs/mins by numbers, an MM's
+ * activation), the AVX-512 GEMM applies them to the N lanes before it stores them: returns
+ * 1 when it did (0: the caller applies them). */
+static int mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], float *C, uint64_t ldc,
+                         uint32_t zero_to, uint32_t v0, uint32_t v1, const k_clamp *q) {
   const plane_hdr h = plane_of(c, in->aux);
   const uint32_t K = h.rows, N = in->imm ? (uint32_t)in->imm : L;
   const int has_acc = in->b != LS_NO_STREAM;
   const uint32_t M = v1 - v0;
-  if (M == 0) return;
+  if (M == 0) return 1;
   C += (size_t)v0 * ldc;
+#if defined(__AVX512F__)
+  /* the accumulator goes straight into the sums' registers (no copy into C first) */
+  if (M > 4 && src[0].stride % 4 == 0 && (!has_acc || src[1].stride % 4 == 0)) {
+    if (zero_to > N)
+      for (uint32_t i = 0; i < M; i++) memset(C + (size_t)i * ldc + N, 0, (size_t)(zero_to - N) * 4);
+    gk_gemm(M, N, K, (const float *)vec_in(&src[0], v0), src[0].stride / 4, h.w, (int64_t)h.ld, C, (int64_t)ldc,
+            has_acc ? (const float *)vec_in(&src[1], v0) : NULL, src[1].stride / 4, q);
+    return q != NULL;
+  }
+#else
+  (void)q;
+#endif
   for (uint32_t i = 0; i < M; i++) { /* C := acc, so the product adds to it */
     float *row = C + (size_t)i * ldc;
     const uint8_t *a = has_acc ? vec_in(&src[1], v0 + i) : NULL;
@@ -707,12 +745,7 @@ static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3],
     else if (a != (const uint8_t *)row) memcpy(row, a, (size_t)N * 4); /* (in place: already there) */
     if (zero_to > N) memset(row + N, 0, (size_t)(zero_to - N) * 4);
   }
-#if defined(__AVX512F__)
-  if (M > 4 && src[0].stride % 4 == 0) {
-    gk_gemm(M, N, K, (const float *)vec_in(&src[0], v0), src[0].stride / 4, h.w, (int64_t)h.ld, C, (int64_t)ldc);
-    return;
-  }
-#elif LS_HAVE_OPENBLAS
+#if LS_HAVE_OPENBLAS && !defined(__AVX512F__)
   const int64_t lda = src[0].stride / 4;
   /* a few rows go to the reference loop below, which does not pack the plane (BLAS's
    * matrix-vector product would not do: its rounding depends on the matrix's layout, which
@@ -720,7 +753,7 @@ static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3],
   if (M > 4 && src[0].stride > 0 && src[0].stride % 4 == 0 && lda >= (int64_t)K && lda <= INT32_MAX) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
                 (const float *)vec_in(&src[0], v0), (int)lda, h.w, (int)h.ld, 1.0f, C, (int)ldc);
-    return;
+    return 0;
   }
 #endif
   /* reference order: each output sums its products in k order, then adds to acc */
@@ -738,11 +771,12 @@ static void mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3],
       for (uint32_t j = 0; j < nj; j++) row[j0 + j] += sum[j];
     }
   }
+  return 0;
 }
 
 static void mm_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1) {
   const uint32_t b = mm_block(c->t, in);
-  for (uint32_t r = v0; r < v1; r += b) mm_block_rows(c, in, src, (float *)out, L, L, r, r + b < v1 ? r + b : v1);
+  for (uint32_t r = v0; r < v1; r += b) mm_block_rows(c, in, src, (float *)out, L, L, r, r + b < v1 ? r + b : v1, NULL);
 }
 
 int k_clamp_add(k_clamp *q, const ls_insn *in) {
@@ -753,21 +787,6 @@ int k_clamp_add(k_clamp *q, const ls_insn *in) {
 }
 
 #if defined(__AVX512F__)
-/* maxs/mins by an immediate, as ew_f's: the input flushed if subnormal, a NaN input kept */
-static inline __m512 clamp16(__m512 x, const k_clamp *q) {
-  const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
-  for (uint32_t e = 0; e < q->n; e++) {
-    const __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x)));
-    const __mmask16 sub = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(FLT_MIN), _CMP_LT_OQ);
-    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
-    const __m512 xd = _mm512_castsi512_ps(_mm512_mask_and_epi32(_mm512_castps_si512(x), sub, _mm512_castps_si512(x), sign));
-    const __m512 imm = _mm512_set1_ps(q->imm[e]);
-    const __m512 r = q->max[e] ? _mm512_max_ps(xd, imm) : _mm512_min_ps(xd, imm); /* xd > imm ? xd : imm */
-    x = _mm512_mask_mov_ps(r, nan, x);
-  }
-  return x;
-}
-
 /* the activations d->ops of rows [r, r1) of C in one pass, where they are all maxs/mins by
  * a number (a ReLU6): returns 0 for any others */
 static int clamp_rows(const k_dst *d, float *C, uint64_t ldc, uint32_t r, uint32_t r1) {
@@ -791,9 +810,13 @@ void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst 
   const uint32_t b = mm_block(c->t, in);
   float *C = (float *)d->p;
   const uint64_t ldc = (uint64_t)d->stride / 4;
+  /* an activation of maxs/mins by numbers over just the MM's columns: in the GEMM's registers */
+  k_clamp q = {0};
+  int in_regs = d->n > 0 && d->lanes == (in->imm ? (uint32_t)in->imm : L);
+  for (int e = 0; e < d->n && in_regs; e++) in_regs = k_clamp_add(&q, d->ops[e]);
   for (uint32_t r = v0; r < v1; r += b) {
     const uint32_t r1 = r + b < v1 ? r + b : v1;
-    mm_block_rows(c, in, src, C, ldc, d->lanes, r, r1);
+    if (mm_block_rows(c, in, src, C, ldc, d->lanes, r, r1, in_regs ? &q : NULL)) continue;
 #if defined(__AVX512F__)
     if (d->n > 1 && clamp_rows(d, C, ldc, r, r1)) continue;
 #endif

@@ -1908,6 +1908,55 @@ Test(fast, mm_activation_block_by_block) {
   ls_free(p);
 }
 
+/* y = max(x W + 0.5, 1): an activation that is not all maxs/mins by numbers goes over each
+ * block after the GEMM (a clamp alone goes in the GEMM's registers, above); and with a
+ * WRITE wider than the MM's 70 columns, lanes 70..79 are the activation of 0 */
+Test(fast, mm_activation_not_a_clamp_after_the_gemm) {
+  enum { N = 600, K = 4, COLS = 70, LANES = 80, L = 256 };
+  static float x[N * K], w[K * L], y[N * LANES];
+  for (int i = 0; i < N * K; i++) x[i] = (float)(i % 5 - 2);
+  for (int i = 0; i < K * L; i++) w[i] = (float)(i % 7 - 3);
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < LANES; j++) {
+      float s = 0.5f;
+      for (int k = 0; k < K && j < COLS; k++) s += x[i * K + k] * w[k * L + j]; /* small integers: exact */
+      y[i * LANES + j] = s < 1 ? 1 : s;
+    }
+  char src[1024];
+  snprintf(src, sizeof src,
+           ".target host\n.input W f32 [%d] @0\n.input x f32 [%d] @4096\n"
+           ".output y f32 [%d] @%d\nmem0:\n @0 read.f32 e0, [W], n=4\nmxm0:\n @3 lw.f32 p0, e0, n=4\n"
+           "mem1:\n @4 read.f32 e1, [x], n=%d, stride=16, lanes=4\n"
+           "mxm0:\n @7 mm.f32 e2, p0, e1, n=%d, cols=%d\nvxm0:\n @12 adds.f32 e4, e2, 0.5, n=%d\n"
+           "vxm1:\n @14 maxs.f32 e5, e4, 1, n=%d\nmem2:\n @16 write.f32 [y], e5, n=%d, stride=%d, lanes=%d\n",
+           K * L, N * K, N * LANES, 4096 + N * K * 4, N, N, COLS, N, N, N, LANES * 4, LANES);
+  const tio in[] = {IO("W", w), IO("x", x)}, out[] = {IO("y", y)};
+  CHECK(src, in, out);
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  uint32_t epi = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++)
+    if (p->inst[i].in.op == LS_OP_MM && p->inst[i].direct != RT_NONE) epi = p->inst[i].n_epi;
+  cr_assert_eq(epi, 2u, "the MM does not write y directly through its two activations (%u)", epi);
+  ls_free(p);
+  /* y = max(x W, 1), a clamp alone, but over 80 lanes: not in the GEMM's 70 columns' registers */
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < LANES; j++) {
+      float s = 0;
+      for (int k = 0; k < K && j < COLS; k++) s += x[i * K + k] * w[k * L + j];
+      y[i * LANES + j] = s < 1 ? 1 : s;
+    }
+  snprintf(src, sizeof src,
+           ".target host\n.input W f32 [%d] @0\n.input x f32 [%d] @4096\n"
+           ".output y f32 [%d] @%d\nmem0:\n @0 read.f32 e0, [W], n=4\nmxm0:\n @3 lw.f32 p0, e0, n=4\n"
+           "mem1:\n @4 read.f32 e1, [x], n=%d, stride=16, lanes=4\n"
+           "mxm0:\n @7 mm.f32 e2, p0, e1, n=%d, cols=%d\nvxm1:\n @12 maxs.f32 e5, e2, 1, n=%d\n"
+           "mem2:\n @14 write.f32 [y], e5, n=%d, stride=%d, lanes=%d\n",
+           K * L, N * K, N * LANES, 4096 + N * K * 4, N, N, COLS, N, N, LANES * 4, LANES);
+  CHECK(src, in, out);
+}
+
 /* The AVX-512 build's GEMM: every output one chain of fused multiply-adds in k order,
  * starting from the accumulator, c = fma(x[k], W[k][j], c), whatever the rows' and columns'
  * tiling (49 rows: tiles of 6 and 5; 13: 5, 4, 4; 600: blocks of 208 rows; 70 columns: a
