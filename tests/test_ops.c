@@ -1873,6 +1873,18 @@ Test(fast, depthwise_chains_clamp_on_the_way_to_memory) {
   expect_chain(src, 11, 9);
 }
 
+/* the program's MM writes straight to memory through n absorbed activations */
+static void expect_mm_direct(const char *src, uint32_t n) {
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  uint32_t epi = 0;
+  for (uint32_t i = 0; i < p->n_inst; i++)
+    if (p->inst[i].in.op == LS_OP_MM && p->inst[i].direct != RT_NONE) epi = p->inst[i].n_epi;
+  cr_assert_eq(epi, n, "the MM does not write y directly through its %u activations (%u)", n, epi);
+  ls_free(p);
+}
+
 /* y = min(max(x W + b, 0), 6) for 4096 rows of 200 columns: fast mode writes the MM straight
  * to y, in blocks of rows, and applies the clip to each block as it is done (one pass over
  * the block when its rows are back to back, as here) */
@@ -1898,14 +1910,7 @@ Test(fast, mm_activation_block_by_block) {
            K * L, N * K, L, N * COLS, N, N, N, COLS, N, N, N, COLS * 4, COLS);
   const tio in[] = {IO("W", w), IO("x", x), IO("b", b)}, out[] = {IO("y", y)};
   CHECK(src, in, out);
-  ls_program *p;
-  ls_error e;
-  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
-  uint32_t epi = 0;
-  for (uint32_t i = 0; i < p->n_inst; i++)
-    if (p->inst[i].in.op == LS_OP_MM && p->inst[i].direct != RT_NONE) epi = p->inst[i].n_epi;
-  cr_assert_eq(epi, 2u, "the MM does not write y directly through its two activations (%u)", epi);
-  ls_free(p);
+  expect_mm_direct(src, 2);
 }
 
 /* y = max(x W + 0.5, 1): an activation that is not all maxs/mins by numbers goes over each
@@ -1932,14 +1937,7 @@ Test(fast, mm_activation_not_a_clamp_after_the_gemm) {
            K * L, N * K, N * LANES, 4096 + N * K * 4, N, N, COLS, N, N, N, LANES * 4, LANES);
   const tio in[] = {IO("W", w), IO("x", x)}, out[] = {IO("y", y)};
   CHECK(src, in, out);
-  ls_program *p;
-  ls_error e;
-  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
-  uint32_t epi = 0;
-  for (uint32_t i = 0; i < p->n_inst; i++)
-    if (p->inst[i].in.op == LS_OP_MM && p->inst[i].direct != RT_NONE) epi = p->inst[i].n_epi;
-  cr_assert_eq(epi, 2u, "the MM does not write y directly through its two activations (%u)", epi);
-  ls_free(p);
+  expect_mm_direct(src, 2);
   /* y = max(x W, 1), a clamp alone, but over 80 lanes: not in the GEMM's 70 columns' registers */
   for (int i = 0; i < N; i++)
     for (int j = 0; j < LANES; j++) {
