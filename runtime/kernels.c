@@ -617,10 +617,11 @@ static inline __m512 clamp16(__m512 x, const k_clamp *q) {
   return x;
 }
 
-/* The built-in AVX-512 GEMM: C[i][j] += sum over k < K of A[i][k] * B[k][j] for i < M,
- * j < N, each output one chain of fused multiply-adds in k order starting from C's value,
- * so that its bits depend on neither M nor N, nor on how the rows are blocked or where they
- * are. A (row i at a + i*lda floats) and B (row k at b + k*ldb) are read where they are:
+/* The built-in AVX-512 GEMM: C[i][j] := Acc[i][j] + sum over k < K of A[i][k] * B[k][j]
+ * for i < M, j < N (Acc row i at ac + i*ldac, all 0 when ac is NULL; it may be C itself),
+ * each output one chain of fused multiply-adds in k order starting from Acc's value, so
+ * that its bits depend on neither M nor N, nor on how the rows are blocked or where they
+ * are; then the clamps q, if any, before the store. A (row i at a + i*lda floats) and B (row k at b + k*ldb) are read where they are:
  * nothing is packed (OpenBLAS packs both operands on every call: for the narrow products
  * of a convolution that copying costs more than the arithmetic), nothing allocated. A tile
  * of MR <= 6 rows by NV <= 4 vectors of 16 columns (the last one masked) keeps its sums in
