@@ -98,9 +98,11 @@ static uint64_t out_delay(ls_op op, uint32_t n) {
 }
 
 /* Programs bigger than the caches find their data in memory: the cold measurements spread
- * their groups over COLD_BYTES, each group reading and writing its own bytes, so that a run
- * does not find them in the caches the previous run warmed. */
+ * their groups over cold_span bytes (COLD_BYTES; --quick, for tests, a sixth of it: past
+ * twice the L2 cache, not past the L3), each group reading and writing its own bytes, so
+ * that a run does not find them in the caches the previous run warmed. */
 #define COLD_BYTES (48u << 20)
+static uint64_t cold_span = COLD_BYTES;
 
 /* R groups: read x (n vectors), one instruction of the class, write y; only the instruction
  * itself runs in fast mode (the read is in place, the write absorbed), except for copy,
@@ -109,9 +111,9 @@ static double time_class(ls_cost_class c, uint32_t n, int R, int threads, int co
   const ls_target t = host();
   const uint32_t L = t.lanes;
   const uint64_t vb = (uint64_t)L * 4, span = (uint64_t)n * vb;
-  /* cold: every group reads and writes its own 3*span bytes, COLD_BYTES in all */
+  /* cold: every group reads and writes its own 3*span bytes, cold_span in all */
   if (cold) {
-    R = (int)(COLD_BYTES / (3 * span)) + 1;
+    R = (int)(cold_span / (3 * span)) + 1;
     if (R < 8) R = 8;
     if (R > 1024) R = 1024;
   }
@@ -176,7 +178,7 @@ static double time_mm(uint32_t M, uint32_t K, uint32_t N, int threads, int cold)
   const ls_target t = host();
   const uint32_t L = t.lanes;
   const uint64_t vb = (uint64_t)L * 4, wb = (uint64_t)K * vb;
-  int R = cold ? (int)(COLD_BYTES / wb) + 1 : 4;
+  int R = cold ? (int)(cold_span / wb) + 1 : 4;
   if (R < 4) R = 4;
   if (R > 512) R = 512;
   const uint64_t per = cold ? wb : 0; /* hot: every group uses the same rows */
@@ -213,7 +215,7 @@ static double time_runs(uint32_t n, uint32_t len, int threads, int cold, double 
   const ls_target t = host();
   const uint32_t L = t.lanes;
   const uint64_t E = (uint64_t)n * L, span = E * 4, tab = 256 << 10;
-  int R = cold ? (int)(COLD_BYTES / (2 * span + tab)) + 1 : 4;
+  int R = cold ? (int)(cold_span / (2 * span + tab)) + 1 : 4;
   if (R < 4) R = 4;
   if (R > 64) R = 64;
   const uint64_t gs = cold ? 2 * span + tab : 0; /* each group's own output and table */
@@ -248,7 +250,7 @@ static double time_runs(uint32_t n, uint32_t len, int threads, int cold, double 
 static double time_chain(uint32_t k, uint32_t n, int threads, int cold) {
   const ls_target t = host();
   const uint64_t vb = (uint64_t)t.lanes * 4, span = (uint64_t)n * vb;
-  int R = cold ? (int)(COLD_BYTES / (2 * span)) + 1 : 8;
+  int R = cold ? (int)(cold_span / (2 * span)) + 1 : 8;
   if (R < 8) R = 8;
   if (R > 1024) R = 1024;
   const uint64_t gs = cold ? 2 * span : 0;
@@ -311,7 +313,7 @@ static const char calibrate_help[] =
     "  -o FILE      where to save (default: $LOCKSTEP_CALIBRATION, else\n"
     "               $XDG_CONFIG_HOME/lockstep/calibration, else ~/.config/lockstep/calibration)\n"
     "  --rounds N   rounds of measurements, 1 to 9 (default 3; 1 with --quick)\n"
-    "  --quick      fewer shapes and sizes, one round (for tests)\n";
+    "  --quick      fewer shapes and sizes, memory streamed from 8 MiB, one round (for tests)\n";
 
 /* One round of measurements into cal (its costs; 0, or 1 on an internal error). */
 static int measure(ls_calibration *cal_out, int quick) {
@@ -324,7 +326,7 @@ static int measure(ls_calibration *cal_out, int quick) {
   l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
 #endif
   cal.cache_bytes = 2.0 * (double)(l2 > 0 ? l2 : 1 << 20);
-  cal.cold_bytes = COLD_BYTES;
+  cal.cold_bytes = (double)cold_span;
   for (int pass = 0; pass < 4; pass++) {
     const int th = pass % 2, cold = pass / 2;
     ls_cost_model *m = cold ? &cal.cold[th] : &cal.model[th];
@@ -431,6 +433,7 @@ int cmd_calibrate(int argc, char **argv) {
   }
   if (!out) out = ls_calibration_path();
   if (!rounds) rounds = quick ? 1 : 3;
+  if (quick) cold_span = COLD_BYTES / 6;
   static ls_calibration r[MAX_ROUNDS];
   for (int k = 0; k < rounds; k++) {
     if (rounds > 1) printf("round %d of %d:\n", k + 1, rounds);
