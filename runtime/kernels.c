@@ -976,12 +976,41 @@ static void copy_rep(const rt_rep *R, const uint8_t *tab, uint8_t *out, uint64_t
     }
     return;
   }
-  /* cut by a thread's share: element by element */
-  const uint64_t a = R->dst > e0 ? R->dst : e0, b = end < e1 ? end : e1;
-  for (uint64_t e = a; e < b; e++) {
-    const uint64_t q = e - R->dst, k = q / block, i = q % block / row, j = q % row;
-    const int64_t s = (int64_t)R->src + (int64_t)k * R->s2 + (int64_t)i * R->s1 + (int64_t)j * R->step;
-    memcpy(out + e * sz, tab + s * (int64_t)sz, sz);
+  /* cut by a thread's share [e0, e1): its whole blocks as one smaller rep, the whole rows of
+   * a cut block as a rep of one block, what is left of a cut row element by element */
+  const uint64_t a = (R->dst > e0 ? R->dst : e0) - R->dst, b = (end < e1 ? end : e1) - R->dst; /* within the rep */
+  if (a >= b) return;
+  if (row == 0 || R->n1 == 0) return;
+  const uint64_t k0 = (a + block - 1) / block, k1 = b / block; /* the whole blocks [k0, k1) */
+  if (k0 < k1) {
+    rt_rep w = *R;
+    w.dst = (uint32_t)(R->dst + k0 * block), w.src = (uint32_t)((int64_t)R->src + (int64_t)k0 * R->s2), w.n2 = (uint32_t)(k1 - k0);
+    copy_rep(&w, tab, out, w.dst, w.dst + block * w.n2, sz);
+  }
+  uint64_t cut[2][2] = {{a, k0 < k1 ? k0 * block : b}, {k0 < k1 ? k1 * block : b, b}}; /* the parts of cut blocks */
+  if (k0 >= k1) cut[1][0] = cut[1][1] = b;
+  for (int h = 0; h < 2; h++) {
+    uint64_t q0 = cut[h][0];
+    const uint64_t q1 = cut[h][1];
+    while (q0 < q1) { /* block by block (a part without whole blocks may span two) */
+      const uint64_t k = q0 / block, kend = (k + 1) * block < q1 ? (k + 1) * block : q1;
+      const uint64_t i0 = (q0 - k * block + row - 1) / row, i1 = (kend - k * block) / row; /* its whole rows */
+      const int64_t sk = (int64_t)R->src + (int64_t)k * R->s2;
+      if (i0 < i1) {
+        rt_rep w = *R;
+        w.dst = (uint32_t)(R->dst + k * block + i0 * row), w.src = (uint32_t)(sk + (int64_t)i0 * R->s1);
+        w.n1 = (uint32_t)(i1 - i0), w.n2 = 1;
+        copy_rep(&w, tab, out, w.dst, w.dst + row * w.n1, sz);
+      }
+      const uint64_t whole0 = i0 < i1 ? k * block + i0 * row : kend, whole1 = i0 < i1 ? k * block + i1 * row : kend;
+      for (uint64_t q = q0; q < kend; q++) { /* the cut rows' elements */
+        if (q == whole0) q = whole1;
+        if (q >= kend) break;
+        const uint64_t i = (q - k * block) / row, j = (q - k * block) % row;
+        memcpy(out + (R->dst + q) * sz, tab + (sk + (int64_t)i * R->s1 + (int64_t)j * R->step) * (int64_t)sz, sz);
+      }
+      q0 = kend;
+    }
   }
 }
 

@@ -423,6 +423,18 @@ static void gather_case(const char *what, const float *t, uint32_t nt, const int
   check_tol(src, in, 2, out, 1, 0);
   ls_program *p;
   ls_error e;
+  for (int T = 3; T <= 7 && n >= 32768; T += 2) { /* big: thread shares that cut blocks and rows anywhere */
+    cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+    t_run r = t_open(p); /* (t_close frees p) */
+    memcpy(ls_tensor_data(p, r.arena, ls_tensor_find(p, "t")), t, nt * sizeof *t);
+    memcpy(ls_tensor_data(p, r.arena, ls_tensor_find(p, "y")), y0, n * sizeof *y0);
+    ls_run_info info;
+    cr_assert_eq(t_exec(&r, LS_MODE_FAST, T, &info), LS_OK);
+    const float *got = ls_tensor_data(p, r.arena, ls_tensor_find(p, "y"));
+    for (uint32_t i = 0; i < n; i++)
+      cr_assert(got[i] == y[i], "%s, %d threads: y[%u] is %g, want %g", what, T, i, (double)got[i], (double)y[i]);
+    t_close(&r);
+  }
   cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
   uint32_t most_n1 = 0, most_n2 = 0, by_runs = 0;
   for (size_t r = 0; r < p->n_greps; r++) {
@@ -440,10 +452,10 @@ static void gather_case(const char *what, const float *t, uint32_t nt, const int
 }
 
 static void sem_gather_transposes(void) {
-  enum { R = 36, C = 45, BR = 128, BC = 256, HO = 8, WQ = 11, WO = 9, CH = 11 };
-  static float t[BR * BC];
-  static int32_t idx[BR * BC];
-  for (uint32_t i = 0; i < BR * BC; i++) t[i] = (float)i + 0.25f;
+  enum { R = 36, C = 45, BR = 128, BC = 256, HO = 8, WQ = 11, WO = 9, CH = 11, BH = 36, BQ = 120, BW = 117, BCH = 8 };
+  static float t[BH * BQ * BCH];
+  static int32_t idx[BH * BQ * BCH];
+  for (uint32_t i = 0; i < BH * BQ * BCH; i++) t[i] = (float)i + 0.25f;
   for (int j = 0; j < C; j++) /* [R][C] -> [C][R] */
     for (int i = 0; i < R; i++) idx[j * R + i] = i * C + j;
   gather_case("a transpose", t, R * C, idx, R * C, 1);
@@ -460,6 +472,11 @@ static void sem_gather_transposes(void) {
   for (int j = 0; j < BC; j++) /* big: split across threads in fast mode */
     for (int i = 0; i < BR; i++) idx[j * BR + i] = i * BC + j;
   gather_case("a transpose split across threads", t, BR * BC, idx, BR * BC, 1);
+  for (int k = 0; k < BCH; k++) /* big, with blocks (channels) of rows of 117: the shares of 3, 5 or 7 threads cut
+                                  * them in the middle of a block, and of a row */
+    for (int i = 0; i < BH; i++)
+      for (int j = 0; j < BW; j++) idx[(k * BH + i) * BW + j] = (i * BQ + j) * BCH + k;
+  gather_case("a big channels-last grid to NCHW split across threads", t, BH * BQ * BCH, idx, BCH * BH * BW, 2);
 }
 
 /* Short runs (fast mode copies a run of up to 16 elements with one masked load and store
