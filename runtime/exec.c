@@ -18,8 +18,6 @@
 #include <omp.h>
 #endif
 
-/* Below this many element-operations, a parallel region costs more than it saves. */
-#define PAR_MIN_WORK 32768
 
 static k_src source(const ls_program *p, uint8_t *arena, const rt_inst *x, int k, int allow_alias) {
   k_src s = {NULL, 0};
@@ -144,6 +142,22 @@ static void fast_range(const ls_program *p, uint8_t *arena, const k_ctx *c, cons
   k_run(c, &x->in, src, x->outs ? arena + p->slot_off + x->slot : NULL, v0, v1);
 }
 
+int rt_split_threads(const ls_program *p, const rt_inst *x, int threads, uint64_t split_min) {
+  const ls_target *t = &p->prog.target;
+  const uint32_t n = x->in.n;
+  if (threads <= 1 || n <= 1 || !k_splittable((ls_op)x->in.op)) return 1;
+  uint64_t work = (uint64_t)n * t->lanes, least = split_min ? split_min : LS_SPLIT_MIN_ELEMS;
+  if (x->in.op == LS_OP_MM) { /* multiply-adds: rows x the plane's rows x columns */
+    work = (uint64_t)n * p->inst[x->plane_lw].in.n * (x->in.imm ? (uint64_t)x->in.imm : t->lanes);
+    least = split_min ? split_min : LS_SPLIT_MIN_MACS;
+  }
+  if (work < least) return 1;
+  const uint32_t grain = k_grain(t, &x->in), G = (n + grain - 1) / grain; /* whole grains */
+  int nt = (int)(G < (uint32_t)threads ? G : (uint32_t)threads);
+  if (x->nchain && nt > RT_CHAIN_THREADS) nt = RT_CHAIN_THREADS;
+  return nt;
+}
+
 static void run_fast(const ls_program *p, uint8_t *arena, int threads, const ls_run_opts *o) {
   const k_ctx c = {&p->prog.target, arena + p->sram_off, arena + p->plane_off, p->plane_stride};
   for (uint32_t f = 0; f < p->n_fast; f++) {
@@ -152,11 +166,10 @@ static void run_fast(const ls_program *p, uint8_t *arena, int threads, const ls_
     const k_src src[3] = {source(p, arena, x, 0, 1), source(p, arena, x, 1, 1), source(p, arena, x, 2, 1)};
     const uint32_t n = x->in.n;
 #if LS_HAVE_OPENMP
-    if (threads > 1 && n > 1 && k_splittable((ls_op)x->in.op) && k_work(c.t, &x->in) >= PAR_MIN_WORK) {
+    {
       /* static split in whole grains: thread t of T takes grains [G*t/T, G*(t+1)/T) */
       const uint32_t grain = k_grain(c.t, &x->in), G = (n + grain - 1) / grain;
-      int nt = (int)(G < (uint32_t)threads ? G : (uint32_t)threads);
-      if (x->nchain && nt > RT_CHAIN_THREADS) nt = RT_CHAIN_THREADS;
+      const int nt = rt_split_threads(p, x, threads, o->split_min);
       if (nt > 1) {
 #pragma omp parallel num_threads(nt)
         {
@@ -277,7 +290,7 @@ static ls_status run_checked(const ls_program *p, uint8_t *arena, const ls_run_o
 
 ls_status ls_run(const ls_program *p, void *arena, size_t bytes, const ls_run_opts *opts, ls_run_info *info,
                  ls_error *err) {
-  static const ls_run_opts defaults = {LS_MODE_FAST, 0, NULL, NULL, NULL, NULL};
+  static const ls_run_opts defaults = {LS_MODE_FAST, 0, NULL, NULL, NULL, NULL, 0};
   const ls_run_opts *o = opts ? opts : &defaults;
   if (!p || !arena || ((uintptr_t)arena % LS_ARENA_ALIGN) || bytes < p->arena_bytes) {
     rt_errorf(err, LS_ERR_ARG, "the arena must be %d-byte aligned and at least %zu bytes (got %zu at %p)",

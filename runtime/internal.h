@@ -160,13 +160,14 @@ void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src);
 /* Split points must be multiples of this many vectors for the bits not to change: 1 for
  * elementwise work; MM's row block (a fixed function of n, never of the thread count). */
 uint32_t k_grain(const ls_target *t, const ls_insn *in);
-/* Work estimate in element-operations, to decide whether threads pay off. */
-uint64_t k_work(const ls_target *t, const ls_insn *in);
 
 /* predict.c: how much of the cold costs apply to p (0..1, by its memory against the
  * calibration's cache sizes), and the predicted ns under a model of an instance that fast
  * mode runs (one of fast_list). */
 double rt_cold_fraction(const ls_program *p, const ls_calibration *cal);
+/* how many of `threads` threads fast mode splits fast-list instance x across (1: it runs
+ * whole on the calling thread); split_min as ls_run_opts' */
+int rt_split_threads(const ls_program *p, const rt_inst *x, int threads, uint64_t split_min);
 double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x);
 
 /* fpenv.c: flush-to-zero and denormals-are-zero for the duration of a run. */

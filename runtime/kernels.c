@@ -1246,12 +1246,6 @@ int k_splittable(ls_op op) {
   }
 }
 
-uint64_t k_work(const ls_target *t, const ls_insn *in) {
-  uint64_t w = (uint64_t)in->n * t->lanes;
-  if (in->op == LS_OP_MM) w *= t->lanes;
-  return w;
-}
-
 void k_run(const k_ctx *c, const ls_insn *in, const k_src src[3], uint8_t *out, uint32_t v0, uint32_t v1) {
   const ls_op op = (ls_op)in->op;
   const ls_dtype t = (ls_dtype)in->t0;

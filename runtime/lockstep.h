@@ -92,7 +92,17 @@ typedef struct ls_run_opts {
   void *trace_user;
   ls_step_fn step;       /* fast mode: NULL, or called around every step (profiling) */
   void *step_user;
+  uint64_t split_min;    /* fast mode, more than one thread: the least work of an instruction split across
+                          * threads (multiply-adds of an MM, elements of any other); 0: the defaults,
+                          * LS_SPLIT_MIN_MACS and LS_SPLIT_MIN_ELEMS */
 } ls_run_opts;
+
+/* Fast mode splits an MM across threads from this many multiply-adds, and any other
+ * instruction it can split from this many elements; below, a parallel region (a few
+ * microseconds on a virtual machine) and moving the output's cache lines to the other
+ * core cost more than the half of the work they save. ls_predict_us follows the same rule. */
+#define LS_SPLIT_MIN_MACS (1u << 21)
+#define LS_SPLIT_MIN_ELEMS (1u << 20)
 
 typedef struct ls_run_info {
   uint64_t cycles;       /* cycles the run took in the machine model */

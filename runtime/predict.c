@@ -120,8 +120,11 @@ double rt_cold_fraction(const ls_program *p, const ls_calibration *cal) {
   return log(mem / cal->cache_bytes) / log(cal->cold_bytes / cal->cache_bytes);
 }
 
-/* an instance's cost under calibration cal, t threads, with cold fraction f (rt_cold_fraction) */
-static double mixed_ns(const ls_program *p, const ls_calibration *cal, int t, double f, const rt_inst *x) {
+/* an instance's cost under calibration cal, with cold fraction f (rt_cold_fraction), run by
+ * fast mode with `threads` threads: the 2-thread costs for an instance it splits, the
+ * 1-thread costs for one it runs whole */
+static double mixed_ns(const ls_program *p, const ls_calibration *cal, int threads, double f, const rt_inst *x) {
+  const int t = rt_split_threads(p, x, threads >= 2 ? 2 : 1, 0) > 1 ? 1 : 0;
   return (1 - f) * rt_inst_ns(p, &cal->model[t], x) + (f > 0 ? f * rt_inst_ns(p, &cal->cold[t], x) : 0);
 }
 
@@ -131,7 +134,7 @@ double ls_predict_us(const ls_program *p, const ls_calibration *cal, int threads
   const double f = rt_cold_fraction(p, cal);
   double ns = (1 - f) * cal->model[t].per_run + f * cal->cold[t].per_run;
   for (uint32_t i = 0; i < p->n_fast; i++) /* what fast mode runs, as it runs it */
-    ns += mixed_ns(p, cal, t, f, &p->inst[p->fast_list[i]]);
+    ns += mixed_ns(p, cal, threads, f, &p->inst[p->fast_list[i]]);
   return ns / 1e3;
 }
 
@@ -151,7 +154,7 @@ void ls_step(const ls_program *p, uint32_t k, const ls_calibration *cal, int thr
     out->mm_k = mm_k(p, x), out->mm_n = mm_n(p, x);
     out->flops = 2.0 * x->in.n * out->mm_k * out->mm_n;
   }
-  if (cal) out->predicted_ns = mixed_ns(p, cal, threads >= 2 ? 1 : 0, rt_cold_fraction(p, cal), x);
+  if (cal) out->predicted_ns = mixed_ns(p, cal, threads, rt_cold_fraction(p, cal), x);
 }
 
 /* ---- the profile file: "key = value" lines ------------------------------------------------ */

@@ -356,7 +356,7 @@ static void run_case(const char *dir, FILE *out) {
       memcpy(ls_tensor_data(p, arena[mode], i), cd->in[k].data, cg_tensor_bytes(&cd->in[k]));
     }
     if (r.status[0]) break;
-    ls_run_opts o = {mode ? LS_MODE_CHECKED : LS_MODE_FAST, 1, NULL, NULL, NULL, NULL};
+    ls_run_opts o = {mode ? LS_MODE_CHECKED : LS_MODE_FAST, 1, NULL, NULL, NULL, NULL, 0};
     ls_run_info info;
     if (ls_run(p, arena[mode], bytes, &o, &info, &e) != LS_OK) {
       set_result(&r, "fail", "%s mode: %s", mode ? "checked" : "fast", e.msg);

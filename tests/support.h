@@ -92,7 +92,7 @@ static inline void *t_tensor(t_run *r, const char *name) {
 }
 
 static inline ls_status t_exec(t_run *r, ls_mode mode, int threads, ls_run_info *info) {
-  ls_run_opts o = {mode, threads, NULL, NULL, NULL, NULL};
+  ls_run_opts o = {mode, threads, NULL, NULL, NULL, NULL, 1}; /* split whatever can be */
   ls_error e;
   ls_status st = ls_run(r->p, r->arena, r->bytes, &o, info, &e);
   if (st != LS_OK) fprintf(stderr, "run failed: %s\n", e.msg);

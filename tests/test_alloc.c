@@ -83,7 +83,7 @@ Test(alloc, a_run_allocates_nothing) {
       int threads;
     } cfg[] = {{LS_MODE_FAST, 1}, {LS_MODE_FAST, 2}, {LS_MODE_CHECKED, 1}};
     for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
-      ls_run_opts o = {cfg[c].mode, cfg[c].threads, NULL, NULL, NULL, NULL};
+      ls_run_opts o = {cfg[c].mode, cfg[c].threads, NULL, NULL, NULL, NULL, 0};
       /* one warm-up: OpenMP starts its thread pool and OpenBLAS its buffers on first use */
       cr_assert_eq(ls_run(r.p, r.arena, r.bytes, &o, NULL, &e), LS_OK);
       atomic_store(&allocations, 0);

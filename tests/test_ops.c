@@ -2614,7 +2614,7 @@ Test(predict, steps_are_what_fast_mode_runs) {
   memcpy(plain, Y, sizeof plain);
   memset(Y, 0, sizeof plain);
   step_log log = {{0}, 0};
-  ls_run_opts o = {LS_MODE_FAST, 1, NULL, NULL, log_step, &log};
+  ls_run_opts o = {LS_MODE_FAST, 1, NULL, NULL, log_step, &log, 0};
   cr_assert_eq(ls_run(p, r.arena, r.bytes, &o, NULL, &e), LS_OK, "%s", e.msg);
   cr_assert_eq(log.n, n + 1, "%u calls for %u steps", log.n, n);
   for (uint32_t k = 0; k <= n; k++) cr_assert_eq(log.seen[k], k, "call %u was for step %u", k, log.seen[k]);

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "support.h"
+#include "internal.h"
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
@@ -269,4 +270,74 @@ Test(memory, masked_read_and_write) {
                      "mem0:\n @0 read.f32 e0, [12], n=1, lanes=3\nmem1:\n @3 write.f32 [0], e0, n=1, lanes=3\n";
   cr_assert_eq(t_load(edge, &p, &e), LS_OK, "%s", e.msg);
   ls_free(p);
+}
+
+/* ---- which instructions fast mode splits across threads ------------------------------------ */
+
+/* An MM of rows x k x 256 (X's first k lanes times W[k][256]) */
+static ls_program *mm_program(uint32_t rows, uint32_t k) {
+  char src[1024];
+  const uint32_t wo = rows * 256 * 4, yo = wo + k * 256 * 4;
+  snprintf(src, sizeof src,
+           ".target host\n.input X f32 [%u,256] @0\n.input W f32 [%u,256] @%u\n.output Y f32 [%u,256] @%u\n"
+           "mem0:\n @0 read.f32 e0, [W], n=%u\nmxm0:\n @3 lw.f32 p0, e0, n=%u\n"
+           "mem1:\n @%u read.f32 e1, [X], n=%u, lanes=%u\nmxm0:\n @%u mm.f32 e2, p0, e1, n=%u\n"
+           "mem2:\n @%u write.f32 [Y], e2, n=%u\n",
+           rows, k, wo, rows, yo, k, k, k + 3, rows, k, k + 6, rows, k + 11, rows);
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s\n%s", e.msg, src);
+  return p;
+}
+
+/* the split of the first instance of fast mode's list that does op */
+static int split_of(const ls_program *p, ls_op op, int threads, uint64_t split_min) {
+  for (uint32_t i = 0; i < p->n_fast; i++)
+    if (p->inst[p->fast_list[i]].in.op == op) return rt_split_threads(p, &p->inst[p->fast_list[i]], threads, split_min);
+  cr_assert_fail("no instruction with op %d in the fast list", (int)op);
+  return 0;
+}
+
+/* MMs split from LS_SPLIT_MIN_MACS multiply-adds, other instructions from LS_SPLIT_MIN_ELEMS
+ * elements, in whole row blocks (an MM of one block runs whole); split_min moves the line;
+ * and the prediction for 2 threads uses the 2-thread costs only for what is split. */
+Test(threads, what_fast_mode_splits) {
+  ls_program *big = mm_program(512, 256), *thin = mm_program(264, 8), *one = mm_program(200, 256);
+  /* 512 x 256 x 256 = 2^25 multiply-adds in two blocks of 256 rows */
+  cr_assert_eq(split_of(big, LS_OP_MM, 2, 0), 2);
+  cr_assert_eq(split_of(big, LS_OP_MM, 1, 0), 1, "one thread: no split");
+  cr_assert_eq(split_of(big, LS_OP_MM, 2, 512u * 256 * 256), 2, "split_min: from that many");
+  cr_assert_eq(split_of(big, LS_OP_MM, 2, 512u * 256 * 256 + 1), 1, "split_min: not below");
+  /* 264 x 8 x 256 = 540672 < 2^21 multiply-adds, two blocks */
+  cr_assert_eq(split_of(thin, LS_OP_MM, 2, 0), 1);
+  cr_assert_eq(split_of(thin, LS_OP_MM, 2, 1), 2);
+  /* 200 x 256 x 256 > 2^21, but one block of rows */
+  cr_assert_eq(split_of(one, LS_OP_MM, 2, 1), 1);
+  /* a NEG of 4096 vectors of 256 lanes is 2^20 elements, of 4095 below */
+  for (uint32_t n = 4095; n <= 4096; n++) {
+    char src[512];
+    snprintf(src, sizeof src,
+             ".target host\n.input x f32 [%u,256] @0\n.output y f32 [%u,256] @%u\n"
+             "mem0:\n @0 read.f32 e0, [x], n=%u\nvxm0:\n @3 neg.f32 e1, e0, n=%u\nmem1:\n @5 write.f32 [y], e1, n=%u\n",
+             n, n, n * 1024, n, n, n);
+    ls_program *p;
+    ls_error e;
+    cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s\n%s", e.msg, src);
+    cr_assert_eq(split_of(p, LS_OP_NEG, 2, 0), n == 4096 ? 2 : 1, "%u vectors", n);
+    cr_assert_eq(split_of(p, LS_OP_NEG, 2, (uint64_t)n * 256), 2);
+    cr_assert_eq(split_of(p, LS_OP_NEG, 2, (uint64_t)n * 256 + 1), 1);
+    ls_free(p);
+  }
+
+  /* costs: 1 ns per flop at 1 thread, 0.25 at 2: the thin MM's prediction is the same at 1
+   * and 2 threads, the big one's a quarter */
+  ls_calibration cal;
+  memset(&cal, 0, sizeof cal);
+  cal.model[0].mm[1] = 1, cal.model[1].mm[1] = 0.25;
+  const double t1 = ls_predict_us(thin, &cal, 1), t2 = ls_predict_us(thin, &cal, 2);
+  cr_assert(t1 > 0 && t1 == t2, "thin MM: %g us at 1 thread, %g at 2", t1, t2);
+  const double b1 = ls_predict_us(big, &cal, 1), b2 = ls_predict_us(big, &cal, 2);
+  cr_assert(fabs(b1 - 2.0 * 512 * 256 * 256 / 1e3) < 1e-6 && fabs(b2 - b1 / 4) < 1e-6, "big MM: %g us at 1 thread, %g at 2",
+            b1, b2);
+  ls_free(big), ls_free(thin), ls_free(one);
 }

@@ -55,7 +55,9 @@ static double time_program(const char *src, int threads, int reps) {
     free(arena), ls_free(p);
     return -1;
   }
-  ls_run_opts o = {LS_MODE_FAST, threads, NULL, NULL, NULL, NULL};
+  /* 2 threads: every instance split (the costs of the instances fast mode splits; those it
+   * runs whole cost what 1 thread's do) */
+  ls_run_opts o = {LS_MODE_FAST, threads, NULL, NULL, NULL, NULL, threads > 1 ? 1 : 0};
   double t[64];
   if (reps > 64) reps = 64;
   for (int r = -3; r < reps; r++) {
@@ -334,7 +336,8 @@ static int measure(ls_calibration *cal_out, int quick) {
     if (pass == 2) printf("  data streamed from memory (programs over %.0f bytes):\n", cal.cache_bytes);
     /* per instance: many tiny adds */
     double a1, a2, amt = 0;
-    double tiny = time_class(LS_COST_ALU, 1, 64, threads, 0, &amt); /* one short add, 64 times */
+    /* one short add, 64 times (at 2 threads two vectors, split: a parallel region's cost) */
+    double tiny = time_class(LS_COST_ALU, (uint32_t)threads, 64, threads, 0, &amt);
     for (int c = LS_COST_COPY; c < LS_COST_MM; c++) {
       double ts = time_class((ls_cost_class)c, small, 8, threads, cold, &a1),
              tb = time_class((ls_cost_class)c, big, 8, threads, cold, &a2);
@@ -371,14 +374,20 @@ static int measure(ls_calibration *cal_out, int quick) {
              threads > 1 ? "s" : " ", m->chain);
     }
     /* MM: a grid of shapes; BLAS's (more than 4 rows) fit a + b*flops + c*K*N + d*M*N, the
-     * loop's (1 and 4 rows) a + b*M*K*N */
-    const uint32_t Ms[] = {1, 4, 8, 64, 256, 1024}, Ks[] = {9, 64, 256}, Ns[] = {32, 128, 256};
-    double A[45][4], b[45], w[45], fs[2][3] = {{0}};
+     * loop's (1 and 4 rows) a + b*M*K*N. At 2 threads only MMs that fast mode splits (more
+     * than one block of rows: from 257) use these costs, so only such are measured; --quick
+     * measures none and keeps 1 thread's. */
+    const uint32_t M1[] = {1, 4, 8, 64, 256, 1024}, M2[] = {512, 1024}, Ks[] = {9, 64, 256}, Ns[] = {32, 128, 256};
+    const uint32_t *Ms = th ? M2 : M1;
+    const size_t nM = th ? (quick ? 0 : 2) : (quick ? 4 : 6);
+    double A[54][4], b[54], w[54], fs[2][3] = {{0}};
     int n = 0;
-    for (size_t i = 0; i < (quick ? 4 : 6); i++)
+    for (size_t i = 0; i < nM; i++)
       for (size_t j = 0; j < 3; j++)
         for (size_t l = 0; l < 3; l++) {
-          double ns = time_mm(Ms[i], Ks[j], Ns[l], threads, cold) - 2 * m->per_insn;
+          /* less the LW's instance (never split: 1 thread's) and the MM's own (split at 2
+           * threads: a parallel region's) */
+          double ns = time_mm(Ms[i], Ks[j], Ns[l], threads, cold) - m->per_insn - (cold ? cal.cold : cal.model)[0].per_insn;
           if (ns < 0) ns = 0;
           double M_ = Ms[i], K_ = Ks[j], N_ = Ns[l];
           if (Ms[i] <= 4) { /* weighted least squares of ns = a + b*x, weight 1/ns^2 */
@@ -398,7 +407,8 @@ static int measure(ls_calibration *cal_out, int quick) {
       if (m->mm_few[1] <= 0) m->mm_few[0] = m->mm_few[1] = 0; /* not measured: the BLAS fit serves */
       if (m->mm_few[0] < 0) m->mm_few[0] = 0;
     }
-    solve4((const double(*)[4])A, b, w, n, m->mm);
+    if (n) solve4((const double(*)[4])A, b, w, n, m->mm);
+    else memcpy(m->mm, (cold ? cal.cold : cal.model)[0].mm, sizeof m->mm);
     printf("  %d thread%s  mm      %.0f ns + %.4f ns/flop (%.1f GFLOP/s) + %.4f ns per K*N + %.4f ns per M*N\n", threads,
            threads > 1 ? "s" : " ", m->mm[0], m->mm[1], m->mm[1] > 0 ? 1 / m->mm[1] : 0, m->mm[2], m->mm[3]);
     printf("  %d thread%s  mm      at most 4 rows: %.0f ns + %.4f ns per multiply-add\n", threads, threads > 1 ? "s" : " ",

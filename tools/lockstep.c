@@ -763,7 +763,7 @@ static int cmd_run(int argc, char **argv) {
   double *times = malloc(sizeof *times * (size_t)a.runs);
   uint64_t first_hash = 0;
   int identical = 1;
-  ls_run_opts o = {a.mode, a.threads, NULL, NULL, NULL, NULL};
+  ls_run_opts o = {a.mode, a.threads, NULL, NULL, NULL, NULL, 0};
   ls_run_info info = {0};
   for (int r = 0; r < a.runs && times; r++) {
     ls_error e;
@@ -1032,7 +1032,7 @@ static int cmd_bench(int argc, char **argv) {
     return fprintf(stderr, "%s: out of memory\n", prog_name), EXIT_BAD;
   }
   if ((rc = load_inputs(p, arena, &a))) goto out;
-  ls_run_opts o = {a.mode, a.threads, NULL, NULL, NULL, NULL};
+  ls_run_opts o = {a.mode, a.threads, NULL, NULL, NULL, NULL, 0};
   ls_run_info info;
   ls_error e;
   uint64_t hash = 0;
@@ -1186,7 +1186,7 @@ static int cmd_trace(int argc, char **argv) {
   if (!arena) return ls_free(p), EXIT_BAD;
   trace_buf tb = {0};
   if ((rc = load_inputs(p, arena, &a))) goto out;
-  ls_run_opts o = {LS_MODE_CHECKED, 1, on_event, &tb, NULL, NULL};
+  ls_run_opts o = {LS_MODE_CHECKED, 1, on_event, &tb, NULL, NULL, 0};
   ls_run_info info;
   ls_error e;
   if (ls_run(p, arena, bytes, &o, &info, &e) != LS_OK) {
