@@ -158,7 +158,8 @@ void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32
 /* An LW that only records where its rows are (fast mode, rows that stay put). */
 void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src);
 /* Split points must be multiples of this many vectors for the bits not to change: 1 for
- * elementwise work; MM's row block (a fixed function of n, never of the thread count). */
+ * elementwise work, and for MM on an AVX-512 build (its GEMM's bits do not depend on the
+ * blocks); else MM's row block (a fixed function of n, never of the thread count). */
 uint32_t k_grain(const ls_target *t, const ls_insn *in);
 
 /* predict.c: how much of the cold costs apply to p (0..1, by its memory against the

@@ -728,8 +728,10 @@ static int mm_block_rows(const k_ctx *c, const ls_insn *in, const k_src src[3], 
   if (M == 0) return 1;
   C += (size_t)v0 * ldc;
 #if defined(__AVX512F__)
-  /* the accumulator goes straight into the sums' registers (no copy into C first) */
-  if (M > 4 && src[0].stride % 4 == 0 && (!has_acc || src[1].stride % 4 == 0)) {
+  /* the accumulator goes straight into the sums' registers (no copy into C first). Every
+   * block of an MM of more than 4 rows, however few rows it has (a thread's share may end in
+   * a short one): the path, and so the bits, depend on the instruction alone */
+  if (in->n > 4 && src[0].stride % 4 == 0 && (!has_acc || src[1].stride % 4 == 0)) {
     if (zero_to > N)
       for (uint32_t i = 0; i < M; i++) memset(C + (size_t)i * ldc + N, 0, (size_t)(zero_to - N) * 4);
     gk_gemm(M, N, K, (const float *)vec_in(&src[0], v0), src[0].stride / 4, h.w, (int64_t)h.ld, C, (int64_t)ldc,
@@ -1227,7 +1229,12 @@ void k_mac_chain(const k_ctx *c, uint32_t m, const k_src *a, const k_src *b, con
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 uint32_t k_grain(const ls_target *t, const ls_insn *in) {
+#if defined(__AVX512F__)
+  (void)t, (void)in;
+  return 1; /* the built-in GEMM's bits depend on neither the blocks nor where they start */
+#else
   return in->op == LS_OP_MM ? mm_block(t, in) : 1;
+#endif
 }
 
 int k_splittable(ls_op op) {

@@ -311,8 +311,13 @@ Test(threads, what_fast_mode_splits) {
   /* 264 x 8 x 256 = 540672 < 2^21 multiply-adds, two blocks */
   cr_assert_eq(split_of(thin, LS_OP_MM, 2, 0), 1);
   cr_assert_eq(split_of(thin, LS_OP_MM, 2, 1), 2);
-  /* 200 x 256 x 256 > 2^21, but one block of rows */
-  cr_assert_eq(split_of(one, LS_OP_MM, 2, 1), 1);
+  /* 200 x 256 x 256 > 2^21, but one block of rows: split on an AVX-512 build (whose GEMM's
+   * bits do not depend on the blocks), else not */
+  uint32_t g = 0;
+  for (uint32_t i = 0; i < one->n_fast; i++)
+    if (one->inst[one->fast_list[i]].in.op == LS_OP_MM) g = k_grain(&one->prog.target, &one->inst[one->fast_list[i]].in);
+  cr_assert(g > 0);
+  cr_assert_eq(split_of(one, LS_OP_MM, 2, 1), g < 200 ? 2 : 1);
   /* a NEG of 4096 vectors of 256 lanes is 2^20 elements, of 4095 below */
   for (uint32_t n = 4095; n <= 4096; n++) {
     char src[512];
@@ -340,4 +345,34 @@ Test(threads, what_fast_mode_splits) {
   cr_assert(fabs(b1 - 2.0 * 512 * 256 * 256 / 1e3) < 1e-6 && fabs(b2 - b1 / 4) < 1e-6, "big MM: %g us at 1 thread, %g at 2",
             b1, b2);
   ls_free(big), ls_free(thin), ls_free(one);
+}
+
+/* On an AVX-512 build an MM splits into shares of any rows (a thread's share, or its last
+ * block, may have fewer than 5): the same bits as one thread and as checked mode, for 13
+ * rows at 1 to 7 threads and 100 rows at 2 to 7. */
+Test(threads, mm_shares_of_any_rows_give_the_same_bits) {
+  for (uint32_t rows = 13; rows <= 100; rows += 87) {
+    uint8_t *ref = NULL;
+    for (int trial = 0; trial <= 7; trial++) {
+      if (rows == 100 && trial == 1) continue;
+      ls_program *p = mm_program(rows, 256);
+      t_run r = t_open(p);
+      float *X = t_tensor(&r, "X"), *W = t_tensor(&r, "W");
+      uint32_t s = 777;
+      for (uint32_t i = 0; i < rows * 256; i++) s = s * 1103515245u + 12345u, X[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+      for (int i = 0; i < 256 * 256; i++) s = s * 1103515245u + 12345u, W[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+      cr_assert_eq(t_exec(&r, trial ? LS_MODE_FAST : LS_MODE_CHECKED, trial ? trial : 1, NULL), LS_OK);
+      const float *Y = t_tensor(&r, "Y");
+      if (!ref) {
+        ref = malloc((size_t)rows * 1024);
+        memcpy(ref, Y, (size_t)rows * 1024);
+      } else {
+        for (uint32_t i = 0; i < rows * 256; i++)
+          cr_assert(memcmp(ref + 4 * i, Y + i, 4) == 0, "%u rows, %d threads: Y[%u][%u] = %a, checked mode's %a", rows, trial,
+                    i / 256, i % 256, (double)Y[i], (double)((const float *)ref)[i]);
+      }
+      t_close(&r);
+    }
+    free(ref);
+  }
 }
