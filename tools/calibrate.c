@@ -374,12 +374,18 @@ static int measure(ls_calibration *cal_out, int quick) {
              threads > 1 ? "s" : " ", m->chain);
     }
     /* MM: a grid of shapes; BLAS's (more than 4 rows) fit a + b*flops + c*K*N + d*M*N, the
-     * loop's (1 and 4 rows) a + b*M*K*N. At 2 threads only MMs that fast mode splits (more
-     * than one block of rows: from 257) use these costs, so only such are measured; --quick
-     * measures none and keeps 1 thread's. */
-    const uint32_t M1[] = {1, 4, 8, 64, 256, 1024}, M2[] = {512, 1024}, Ks[] = {9, 64, 256}, Ns[] = {32, 128, 256};
+     * loop's (1 and 4 rows) a + b*M*K*N. At 2 threads only MMs that fast mode splits use
+     * these costs, so only such are measured: on an AVX-512 build any of more than 4 rows,
+     * else those of more than one block of rows (from 257); --quick measures none and keeps
+     * 1 thread's. */
+#if defined(__AVX512F__)
+    const uint32_t M2[] = {64, 256, 1024};
+#else
+    const uint32_t M2[] = {512, 768, 1024};
+#endif
+    const uint32_t M1[] = {1, 4, 8, 64, 256, 1024}, Ks[] = {9, 64, 256}, Ns[] = {32, 128, 256};
     const uint32_t *Ms = th ? M2 : M1;
-    const size_t nM = th ? (quick ? 0 : 2) : (quick ? 4 : 6);
+    const size_t nM = th ? (quick ? 0 : 3) : (quick ? 4 : 6);
     double A[54][4], b[54], w[54], fs[2][3] = {{0}};
     int n = 0;
     for (size_t i = 0; i < nM; i++)
