@@ -112,8 +112,25 @@ static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c_all,
 
 /* One instance's vectors [v0, v1), with the fast mode's plan applied (scratch: this
  * thread's chain buffers). */
+/* An MM's rows [v0, v1): first the bytes of its feeding gathers that those rows read. */
+static void feed_rows(const ls_program *p, uint8_t *arena, const k_ctx *c, const rt_inst *x, uint32_t v0, uint32_t v1) {
+  const rt_inst *r = &p->inst[x->src[0]];
+  const uint64_t a_lo = r->in.addr + (uint64_t)x->src_off[0] * (uint64_t)r->in.stride;
+  const uint64_t lo = a_lo + (uint64_t)v0 * (uint64_t)r->in.stride, hi = a_lo + (uint64_t)v1 * (uint64_t)r->in.stride;
+  for (int k = 0; k < x->n_feed; k++) {
+    const rt_inst *y = &p->inst[x->feed[k]];
+    const ls_insn *w = &p->inst[y->direct].in;
+    const uint64_t d_lo = w->addr, d_hi = w->addr + (uint64_t)w->n * c->t->lanes * 4;
+    if (hi <= d_lo || d_hi <= lo) continue;
+    const uint64_t e0 = ((lo > d_lo ? lo : d_lo) - d_lo) / 4, e1 = ((hi < d_hi ? hi : d_hi) - d_lo) / 4;
+    k_gather_elems(c, &y->in, p->gruns + y->runs0, y->nruns, p->greps + y->reps0, y->nreps,
+                   arena + p->sram_off + w->addr, e0, e1);
+  }
+}
+
 static void fast_range(const ls_program *p, uint8_t *arena, const k_ctx *c, const rt_inst *x, const k_src src[3],
                        uint8_t *scratch, uint32_t v0, uint32_t v1) {
+  if (x->n_feed) feed_rows(p, arena, c, x, v0, v1);
   if (x->nchain) {
     chain_range(p, arena, c, x, scratch, v0, v1);
     return;

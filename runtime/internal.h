@@ -15,6 +15,10 @@
 #define RT_MAX_INSTANCES (1u << 24)
 #define RT_MAX_MEM (1ull << 40)
 
+/* An MM runs up to this many of the gathers that write its x rows (an im2col) itself, each
+ * thread the part of them its own rows read (verify.c: plan_feeds). */
+#define RT_FEEDS 4
+
 typedef struct rt_inst {
   ls_insn in;          /* the instance: a REPEAT's repetitions have their own cycle/addr */
   uint32_t queue;      /* index in prog.queues */
@@ -46,6 +50,8 @@ typedef struct rt_inst {
   uint32_t chain0;     /* a WRITE at the end of a chain of elementwise instances: chain[chain0 ..] */
   uint32_t nchain;     /* 0: none; else run, RT_CHAIN_BLOCK vectors at a time, at the WRITE's turn */
   uint32_t chain_mac;  /* the chain begins with this many f32 mul/mac, each adding to the last */
+  uint32_t feed[RT_FEEDS]; /* MM: gathers by runs that fill its x rows, run at its turn by */
+  uint8_t n_feed;          /* the thread computing those rows, just before it computes them */
 } rt_inst;
 
 /* Fast mode runs a chain of elementwise instances (each the only consumer of the one
@@ -155,6 +161,10 @@ void k_mm_to(const k_ctx *c, const ls_insn *in, const k_src src[3], const k_dst 
  * [v0*lanes, v1*lanes). */
 void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, const rt_rep *reps, uint32_t nreps,
                    uint8_t *out, uint32_t v0, uint32_t v1);
+/* the same for output elements [e0, e1), which need not be whole vectors (a share of the
+ * rows of the MM it feeds) */
+void k_gather_elems(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, const rt_rep *reps,
+                    uint32_t nreps, uint8_t *out, uint64_t e0, uint64_t e1);
 /* An LW that only records where its rows are (fast mode, rows that stay put). */
 void k_lw_in_place(const k_ctx *c, const ls_insn *in, const k_src *src);
 /* Split points must be multiples of this many vectors for the bits not to change: 1 for

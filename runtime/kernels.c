@@ -1064,9 +1064,13 @@ static void every_other(uint8_t *out, const uint8_t *tab, uint64_t n) {
 
 void k_gather_runs(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, const rt_rep *reps, uint32_t nreps,
                    uint8_t *out, uint32_t v0, uint32_t v1) {
+  k_gather_elems(c, in, runs, nruns, reps, nreps, out, (uint64_t)v0 * L, (uint64_t)v1 * L);
+}
+
+void k_gather_elems(const k_ctx *c, const ls_insn *in, const rt_run *runs, uint32_t nruns, const rt_rep *reps,
+                    uint32_t nreps, uint8_t *out, uint64_t e0, uint64_t e1) {
   const size_t sz = ls_dtype_size((ls_dtype)in->t0);
   const uint8_t *tab = c->sram + in->addr;
-  const uint64_t e0 = (uint64_t)v0 * L, e1 = (uint64_t)v1 * L;
   for (uint32_t r = 0; r < nreps; r++) /* (few) */
     if (reps[r].dst < e1 && reps[r].dst + (uint64_t)reps[r].len * reps[r].n1 * reps[r].n2 > e0) copy_rep(&reps[r], tab, out, e0, e1, sz);
   uint32_t lo = 0, hi = nruns; /* the first run ending after e0 */

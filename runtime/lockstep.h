@@ -165,6 +165,8 @@ typedef struct ls_step_info {
   uint32_t mm_k, mm_n;   /* an MM: its plane's rows (K) and the columns it computes (N); else 0 */
   double flops;          /* an MM: 2 * vectors * K * N; else 0 */
   double predicted_ns;   /* its predicted time on this host (NaN without a calibration) */
+  uint32_t fed;          /* an MM: gathers it runs itself, each thread the part its rows read (an
+                          * im2col); else 0 */
 } ls_step_info;
 uint32_t ls_steps(const ls_program *p);
 /* Describe step k (< ls_steps(p)); c may be NULL. */

@@ -125,7 +125,13 @@ double rt_cold_fraction(const ls_program *p, const ls_calibration *cal) {
  * 1-thread costs for one it runs whole */
 static double mixed_ns(const ls_program *p, const ls_calibration *cal, int threads, double f, const rt_inst *x) {
   const int t = rt_split_threads(p, x, threads >= 2 ? 2 : 1, 0) > 1 ? 1 : 0;
-  return (1 - f) * rt_inst_ns(p, &cal->model[t], x) + (f > 0 ? f * rt_inst_ns(p, &cal->cold[t], x) : 0);
+  double ns = (1 - f) * rt_inst_ns(p, &cal->model[t], x) + (f > 0 ? f * rt_inst_ns(p, &cal->cold[t], x) : 0);
+  for (int k = 0; k < x->n_feed; k++) { /* its gathers, split as it is, without an instance's own cost */
+    const rt_inst *y = &p->inst[x->feed[k]];
+    ns += (1 - f) * (rt_inst_ns(p, &cal->model[t], y) - cal->model[t].per_insn) +
+          (f > 0 ? f * (rt_inst_ns(p, &cal->cold[t], y) - cal->cold[t].per_insn) : 0);
+  }
+  return ns;
 }
 
 double ls_predict_us(const ls_program *p, const ls_calibration *cal, int threads) {
@@ -150,6 +156,7 @@ void ls_step(const ls_program *p, uint32_t k, const ls_calibration *cal, int thr
   out->chained = x->nchain;
   out->runs = x->nruns + x->nreps;
   out->absorbed = x->n_epi;
+  out->fed = x->n_feed;
   if (x->in.op == LS_OP_MM) {
     out->mm_k = mm_k(p, x), out->mm_n = mm_n(p, x);
     out->flops = 2.0 * x->in.n * out->mm_k * out->mm_n;

@@ -851,6 +851,135 @@ static void plan_gathers(ls_program *p) {
   free(by_runs);
 }
 
+/* ---- gathers run by the MM they feed -------------------------------------------------------
+ * A convolution is a gather (im2col) into memory, then an MM reading those rows in place.
+ * Run as two instances, the gather's bytes are written by one thread and read by another
+ * (the MM's rows are split across threads; the gather's vectors, if at all, differently), and
+ * on a machine whose cores do not share a cache that traffic costs more than the copy: a
+ * ResNet-18 gather at 2 threads took 5 to 7 times as long as at 1. So fast mode runs such a
+ * gather inside the MM: the thread computing rows [v0, v1) first gathers the bytes those
+ * rows read, then computes them. Nothing changes but who copies which bytes, and when:
+ *
+ *   feed   gather y (by runs, written straight to memory: direct) moves to MM x's turn
+ *          when its bytes lie within x's rows, x reads them in place, y's table and bytes
+ *          are 4-byte aligned, and between y and x nothing else (bar the other gathers
+ *          moved, their WRITEs and x's own in-place READ) touches y's bytes or writes its
+ *          table; x's output does not overlap any of them, nor does a moved gather read
+ *          another's bytes. */
+
+/* the first of the accesses sorted by instance that belongs to an instance after `after` */
+static size_t acc_from(const access *by, size_t n, uint32_t after) {
+  size_t a = 0, b = n;
+  while (a < b) {
+    size_t m = (a + b) / 2;
+    if (by[m].inst <= after) a = m + 1;
+    else b = m;
+  }
+  return a;
+}
+
+/* does an instance in (after, before), other than those in except, touch [lo, hi)? */
+static int acc_hits(const access *by, size_t n, uint32_t after, uint32_t before, const uint32_t *except, int nexcept,
+                    uint64_t lo, uint64_t hi, int writes_only) {
+  for (size_t k = acc_from(by, n, after); k < n && by[k].inst < before; k++) {
+    const access *a = &by[k];
+    if ((writes_only && !a->write) || !(lo < a->hi && a->lo < hi)) continue;
+    int ok = 0;
+    for (int e = 0; e < nexcept; e++) ok |= a->inst == except[e];
+    if (!ok) return 1;
+  }
+  return 0;
+}
+
+/* does instance i touch [lo, hi)? */
+static int inst_touches(const access *by, size_t n, uint32_t i, uint64_t lo, uint64_t hi) {
+  for (size_t k = i ? acc_from(by, n, i - 1) : 0; k < n && by[k].inst == i; k++)
+    if (lo < by[k].hi && by[k].lo < hi) return 1;
+  return 0;
+}
+
+/* the bytes instance i reads (a gather reads only its table); 0 if none */
+static int read_range(const access *by, size_t n, uint32_t i, uint64_t *lo, uint64_t *hi) {
+  int found = 0;
+  for (size_t k = i ? acc_from(by, n, i - 1) : 0; k < n && by[k].inst == i; k++)
+    if (!by[k].write) {
+      if (!found || by[k].lo < *lo) *lo = by[k].lo;
+      if (!found || by[k].hi > *hi) *hi = by[k].hi;
+      found = 1;
+    }
+  return found;
+}
+
+static void plan_feeds(ls_program *p, const accvec *acc) {
+  const ls_target *t = &p->prog.target;
+  const uint64_t vb = (uint64_t)t->lanes * 4;
+  for (uint32_t xi = 0; xi < p->n_inst; xi++) p->inst[xi].n_feed = 0;
+  access *by = malloc(sizeof(access) * (acc->n ? acc->n : 1));
+  if (!by) return; /* out of memory: no feeds, which is only slower */
+  if (acc->n) memcpy(by, acc->v, sizeof(access) * acc->n);
+  const size_t n = acc->n;
+  qsort(by, n, sizeof *by, cmp_by_inst);
+  for (uint32_t xi = 0; xi < p->n_inst; xi++) {
+    rt_inst *x = &p->inst[xi];
+    if (x->in.op != LS_OP_MM || x->src[0] == RT_NONE || x->skip) continue;
+    const rt_inst *r = &p->inst[x->src[0]];
+    if (!r->alias || r->in.stride <= 0 || r->in.t0 != LS_F32) continue;
+    const uint64_t a_lo = r->in.addr + (uint64_t)x->src_off[0] * (uint64_t)r->in.stride,
+                   a_hi = a_lo + (uint64_t)x->in.n * (uint64_t)r->in.stride;
+    uint64_t o_lo = 0, o_hi = 0; /* the MM's own output bytes, if it writes to memory */
+    if (x->direct != RT_NONE) {
+      const ls_insn *w = &p->inst[x->direct].in;
+      o_lo = w->addr, o_hi = w->addr + (uint64_t)(w->n - 1) * (uint64_t)w->stride + vb;
+    }
+    /* the gathers writing within its rows, newest first, back to the first other instance
+     * that touches them */
+    uint32_t cand[RT_FEEDS];
+    uint64_t dlo[RT_FEEDS], dhi[RT_FEEDS], tlo[RT_FEEDS], thi[RT_FEEDS];
+    int nc = 0;
+    for (uint32_t j = xi; j-- > 0 && xi - j <= 4096;) {
+      const rt_inst *y = &p->inst[j];
+      if (j == x->src[0] || (y->in.op == LS_OP_WRITE && y->skip)) continue; /* (a WRITE: its producer decides) */
+      const int touches = inst_touches(by, n, j, a_lo, a_hi);
+      if (y->in.op != LS_OP_GATHER || !(y->nruns || y->nreps) || y->direct == RT_NONE || y->nchain ||
+          y->in.t0 != LS_F32 || y->skip || y->direct >= xi) {
+        if (touches) break;
+        continue;
+      }
+      const ls_insn *w = &p->inst[y->direct].in;
+      const uint64_t lo = w->addr, hi = w->addr + (uint64_t)w->n * vb;
+      uint64_t l = 0, h = 0;
+      int fits = lo >= a_lo && hi <= a_hi && (lo - a_lo) % 4 == 0 && (uint64_t)w->stride == vb &&
+                 read_range(by, n, j, &l, &h) && l % 4 == 0;
+      for (int k = 0; fits && k < nc; k++) fits = hi <= dlo[k] || dhi[k] <= lo; /* (older, overwritten) */
+      if (!fits || nc == RT_FEEDS) {
+        if (lo < a_hi && a_lo < hi) break;
+        continue;
+      }
+      cand[nc] = j, dlo[nc] = lo, dhi[nc] = hi, tlo[nc] = l, thi[nc] = h, nc++;
+    }
+    if (!nc) continue;
+    uint32_t except[2 * RT_FEEDS + 1];
+    int ne = 0, ok = 1;
+    except[ne++] = x->src[0];
+    for (int k = 0; k < nc; k++) except[ne++] = cand[k], except[ne++] = p->inst[cand[k]].direct;
+    for (int k = 0; ok && k < nc; k++) {
+      /* nothing else between y and x reads or writes y's bytes, or writes its table */
+      if (acc_hits(by, n, cand[k], xi, except, ne, dlo[k], dhi[k], 0) ||
+          acc_hits(by, n, cand[k], xi, except, ne, tlo[k], thi[k], 1))
+        ok = 0;
+      if (o_lo < o_hi && ((o_lo < dhi[k] && dlo[k] < o_hi) || (o_lo < thi[k] && tlo[k] < o_hi))) ok = 0;
+      for (int m = 0; m < nc; m++) /* no moved gather reads the bytes one writes */
+        if (tlo[k] < dhi[m] && dlo[m] < thi[k]) ok = 0;
+    }
+    if (!ok) continue;
+    for (int k = nc; k-- > 0;) { /* in their order */
+      x->feed[x->n_feed++] = cand[k];
+      p->inst[cand[k]].skip = 1;
+    }
+  }
+  free(by);
+}
+
 /* ---- slots: output buffers by liveness ---------------------------------------------------- */
 
 typedef struct live {
@@ -1131,6 +1260,7 @@ ls_status rt_verify(ls_program *p, ls_error *err) {
     goto out;
   if ((st = plan_fast(p, &acc, err)) || (st = plan_slots(p, err))) goto out;
   plan_gathers(p); /* out of memory there: element by element, which is only slower */
+  plan_feeds(p, &acc);
   p->fast_list = malloc(sizeof *p->fast_list * (p->n_inst ? p->n_inst : 1));
   if (!p->fast_list) {
     rt_errorf(err, LS_ERR_NOMEM, "out of memory");

@@ -376,3 +376,76 @@ Test(threads, mm_shares_of_any_rows_give_the_same_bits) {
     free(ref);
   }
 }
+
+/* ---- gathers run by the MM they feed ----------------------------------------------------- */
+
+/* A convolution as a compiler lowers it: two gathers (im2col, 8 and 4 vectors) write the
+ * rows of A (64 rows of 48: row r is x[16r .. 16r + 48)), an MM reads them in place and
+ * multiplies by W. Fast mode runs both gathers inside the MM, each thread the bytes its
+ * rows read (at 3 threads a share ends inside a vector); with `between`, a READ and WRITE
+ * copy A's first vector to Z after the gathers and before the MM, so the gathers must run
+ * in their own turn. The reference is computed here; every value is a small integer, exact. */
+static void im2col_case(int between) {
+  enum { M = 64, K = 48, C = 16, NX = (M + 2) * C };
+  const uint32_t xo = 0, io = NX * 4, wo = io + M * K * 4, ao = wo + K * 1024, zo = ao + 13312, yo = zo + 1024;
+  char *src = malloc(1 << 16);
+  cr_assert(src);
+  int off = snprintf(src, 1 << 16,
+                     ".target host\n.input x f32 [%u] @%u\n.input W f32 [%u,256] @%u\n.output Y f32 [%u,256] @%u\n"
+                     ".output Z f32 [256] @%u\n.const @%u i32",
+                     NX, xo, K, wo, M, yo, zo, io);
+  for (int r = 0; r < M; r++)
+    for (int k = 0; k < K; k++) off += snprintf(src + off, (1 << 16) - (size_t)off, " %d", r * C + k);
+  off += snprintf(src + off, (1 << 16) - (size_t)off,
+                  "\nmem0:\n @0 read.i32 e0, [%u], n=8\nmem1:\n @3 gather.f32 e1, [x], e0, n=8, size=%u\n"
+                  "mem2:\n @8 write.f32 [%u], e1, n=8\n"
+                  "mem3:\n @0 read.i32 e2, [%u], n=4\nmem4:\n @3 gather.f32 e3, [x], e2, n=4, size=%u\n"
+                  "mem5:\n @8 write.f32 [%u], e3, n=4\n"
+                  "mem6:\n @0 read.f32 e4, [W], n=%u\nmxm0:\n @3 lw.f32 p0, e4, n=%u\n"
+                  "mem7:\n @60 read.f32 e5, [%u], n=%u, stride=%u, lanes=%u\nmxm0:\n @63 mm.f32 e6, p0, e5, n=%u\n"
+                  "mem8:\n @68 write.f32 [Y], e6, n=%u\n",
+                  io, NX, ao, io + 8 * 1024, NX, ao + 8 * 1024, K, K, ao, M, K * 4, K, M, M);
+  if (between)
+    snprintf(src + off, (1 << 16) - (size_t)off, "mem9:\n @20 read.f32 e7, [%u], n=1\nmem10:\n @23 write.f32 [Z], e7, n=1\n",
+             ao);
+  static float Yref[M * 256];
+  float x[NX], W[K * 256];
+  for (int i = 0; i < NX; i++) x[i] = (float)(i % 7) - 3.0f;
+  for (int i = 0; i < K * 256; i++) W[i] = (float)(i % 5) - 2.0f;
+  for (int r = 0; r < M; r++)
+    for (int j = 0; j < 256; j++) {
+      double s = 0;
+      for (int k = 0; k < K; k++) s += (double)x[r * C + k] * W[k * 256 + j];
+      Yref[r * 256 + j] = (float)s;
+    }
+  for (int trial = 0; trial <= 4; trial++) { /* 0: checked mode; then fast at 1 to 4 threads */
+    ls_program *p;
+    ls_error e;
+    cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+    if (trial == 0) {
+      uint32_t fed = 0, gathers_listed = 0;
+      for (uint32_t i = 0; i < p->n_fast; i++) {
+        const rt_inst *y = &p->inst[p->fast_list[i]];
+        if (y->in.op == LS_OP_MM) fed = y->n_feed;
+        gathers_listed += y->in.op == LS_OP_GATHER;
+      }
+      cr_assert_eq(fed, between ? 0u : 2u, "the MM runs %u gathers itself", fed);
+      cr_assert_eq(gathers_listed, between ? 2u : 0u);
+    }
+    t_run r = t_open(p);
+    memcpy(t_tensor(&r, "x"), x, sizeof x);
+    memcpy(t_tensor(&r, "W"), W, sizeof W);
+    cr_assert_eq(t_exec(&r, trial ? LS_MODE_FAST : LS_MODE_CHECKED, trial ? trial : 1, NULL), LS_OK);
+    const float *Y = t_tensor(&r, "Y"), *Z = t_tensor(&r, "Z");
+    for (int i = 0; i < M * 256; i++)
+      cr_assert_eq(Y[i], Yref[i], "%s, trial %d: Y[%d][%d] = %g, want %g", between ? "a reader between" : "fed", trial, i / 256,
+                   i % 256, (double)Y[i], (double)Yref[i]);
+    for (int l = 0; between && l < 256; l++) /* A's first vector: rows 0 to 4 and a third of row 5 */
+      cr_assert_eq(Z[l], x[(l / K) * C + l % K], "trial %d: Z[%d]", trial, l);
+    t_close(&r);
+  }
+  free(src);
+}
+
+Test(feeds, an_mm_runs_the_gathers_of_its_rows) { im2col_case(0); }
+Test(feeds, not_when_another_instruction_reads_their_bytes_first) { im2col_case(1); }

@@ -877,16 +877,16 @@ static void on_step(void *user, uint32_t k) {
 /* what kind of step: its mnemonic, and how fast mode runs it */
 static void step_kind(const ls_step_info *s, char *buf, size_t n) {
   const char *how = s->chained ? " +chain" : s->runs ? " by runs" : s->absorbed ? " +fused" : "";
-  snprintf(buf, n, "%s%s", ls_ops[s->insn.op < LS_OP_COUNT ? s->insn.op : 0].mnemonic, how);
+  snprintf(buf, n, "%s%s%s", ls_ops[s->insn.op < LS_OP_COUNT ? s->insn.op : 0].mnemonic, how, s->fed ? " +gather" : "");
 }
 
-/* the same, with an MM's shape: "mm 144x24 +fused" (K x N) */
+/* the same, with an MM's shape: "mm 144x24 +fused" (K x N; +gather: it runs its im2col) */
 static void step_name(const ls_step_info *s, char *buf, size_t n) {
   if (s->insn.op != LS_OP_MM) {
     step_kind(s, buf, n);
     return;
   }
-  snprintf(buf, n, "mm %ux%u%s", s->mm_k, s->mm_n, s->absorbed ? " +fused" : "");
+  snprintf(buf, n, "mm %ux%u%s%s", s->mm_k, s->mm_n, s->absorbed ? " +fused" : "", s->fed ? " +gather" : "");
 }
 
 typedef struct step_row {
@@ -942,23 +942,23 @@ static int print_profile(const ls_program *p, void *arena, size_t bytes, const l
   }
   const int have_pred = cal != NULL;
   printf("profile:    %u steps, %d runs with every step timed: %.1f us per run (timing included)\n", n, runs, total / 1e3);
-  printf("  %-20s %6s %12s %12s %8s\n", "kind", "steps", "measured us", "predicted us", "diff");
+  printf("  %-24s %6s %12s %12s %8s\n", "kind", "steps", "measured us", "predicted us", "diff");
   for (int done = 0; done < nk; done++) { /* slowest kind first */
     int j = -1;
     for (int i = 0; i < nk; i++)
       if (kcount[i] >= 0 && (j < 0 || kns[i] > kns[j])) j = i;
     if (have_pred && kpred[j] >= 1.0 * kcount[j]) /* at least 1 ns a step */
-      printf("  %-20s %6d %12.1f %12.1f %+7.0f%%\n", kname[j], kcount[j], kns[j] / 1e3, kpred[j] / 1e3,
+      printf("  %-24s %6d %12.1f %12.1f %+7.0f%%\n", kname[j], kcount[j], kns[j] / 1e3, kpred[j] / 1e3,
              100.0 * (kns[j] - kpred[j]) / kpred[j]);
     else if (have_pred)
-      printf("  %-20s %6d %12.1f %12.1f %8s\n", kname[j], kcount[j], kns[j] / 1e3, kpred[j] / 1e3, "-");
+      printf("  %-24s %6d %12.1f %12.1f %8s\n", kname[j], kcount[j], kns[j] / 1e3, kpred[j] / 1e3, "-");
     else
-      printf("  %-20s %6d %12.1f %12s %8s\n", kname[j], kcount[j], kns[j] / 1e3, "-", "-");
+      printf("  %-24s %6d %12.1f %12s %8s\n", kname[j], kcount[j], kns[j] / 1e3, "-", "-");
     kcount[j] = -1;
   }
   qsort(row, n, sizeof *row, cmp_row_ns);
   const uint32_t top = top_n == 0 || (uint32_t)top_n > n ? n : (uint32_t)top_n;
-  printf("  the %u slowest steps:\n  %6s %10s %-7s %-20s %8s %12s %12s %8s\n", top, "step", "cycle", "queue", "kind", "vectors",
+  printf("  the %u slowest steps:\n  %6s %10s %-7s %-24s %8s %12s %12s %8s\n", top, "step", "cycle", "queue", "kind", "vectors",
          "measured us", "predicted us", "GFLOP/s");
   const ls_prog *g = ls_program_image(p);
   for (uint32_t i = 0; i < top; i++) {
@@ -970,7 +970,7 @@ static int print_profile(const ls_program *p, void *arena, size_t bytes, const l
     char pred[24] = "-", gf[24] = "";
     if (have_pred) snprintf(pred, sizeof pred, "%.2f", s.predicted_ns / 1e3);
     if (s.flops > 0 && row[i].ns > 0) snprintf(gf, sizeof gf, "%.1f", s.flops / row[i].ns);
-    printf("  %6u %10" PRIu64 " %-7s %-20s %8u %12.2f %12s %8s\n", row[i].k, s.insn.cycle, q, name, s.insn.n, row[i].ns / 1e3, pred, gf);
+    printf("  %6u %10" PRIu64 " %-7s %-24s %8u %12.2f %12s %8s\n", row[i].k, s.insn.cycle, q, name, s.insn.n, row[i].ns / 1e3, pred, gf);
   }
   free(clk.at), free(row);
   return 0;
