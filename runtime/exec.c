@@ -110,8 +110,6 @@ static void chain_range(const ls_program *p, uint8_t *arena, const k_ctx *c_all,
   }
 }
 
-/* One instance's vectors [v0, v1), with the fast mode's plan applied (scratch: this
- * thread's chain buffers). */
 /* An MM's rows [v0, v1): first the bytes of its feeding gathers that those rows read. */
 static void feed_rows(const ls_program *p, uint8_t *arena, const k_ctx *c, const rt_inst *x, uint32_t v0, uint32_t v1) {
   const rt_inst *r = &p->inst[x->src[0]];
@@ -128,6 +126,8 @@ static void feed_rows(const ls_program *p, uint8_t *arena, const k_ctx *c, const
   }
 }
 
+/* One instance's vectors [v0, v1), with the fast mode's plan applied (scratch: this
+ * thread's chain buffers). */
 static void fast_range(const ls_program *p, uint8_t *arena, const k_ctx *c, const rt_inst *x, const k_src src[3],
                        uint8_t *scratch, uint32_t v0, uint32_t v1) {
   if (x->n_feed) feed_rows(p, arena, c, x, v0, v1);

@@ -391,15 +391,20 @@ static int cmp_by_inst(const void *pa, const void *pb) {
   return (a->inst > b->inst) - (a->inst < b->inst);
 }
 
-/* does an instance at position in (after, upto] touch [lo, hi)? (writes_only: only writes) */
-static int touched(const fast_ctx *f, uint32_t after, uint32_t upto, uint64_t lo, uint64_t hi, int writes_only) {
-  size_t a = 0, b = f->n;
+/* the first of the accesses sorted by instance that belongs to an instance after `after` */
+static size_t acc_from(const access *by, size_t n, uint32_t after) {
+  size_t a = 0, b = n;
   while (a < b) {
     size_t m = (a + b) / 2;
-    if (f->by_inst[m].inst <= after) a = m + 1;
+    if (by[m].inst <= after) a = m + 1;
     else b = m;
   }
-  for (; a < f->n && f->by_inst[a].inst <= upto; a++) {
+  return a;
+}
+
+/* does an instance at position in (after, upto] touch [lo, hi)? (writes_only: only writes) */
+static int touched(const fast_ctx *f, uint32_t after, uint32_t upto, uint64_t lo, uint64_t hi, int writes_only) {
+  for (size_t a = acc_from(f->by_inst, f->n, after); a < f->n && f->by_inst[a].inst <= upto; a++) {
     const access *w = &f->by_inst[a];
     if ((w->write || !writes_only) && lo < w->hi && w->lo < hi) return 1;
   }
@@ -866,17 +871,6 @@ static void plan_gathers(ls_program *p) {
  *          moved, their WRITEs and x's own in-place READ) touches y's bytes or writes its
  *          table; x's output does not overlap any of them, nor does a moved gather read
  *          another's bytes. */
-
-/* the first of the accesses sorted by instance that belongs to an instance after `after` */
-static size_t acc_from(const access *by, size_t n, uint32_t after) {
-  size_t a = 0, b = n;
-  while (a < b) {
-    size_t m = (a + b) / 2;
-    if (by[m].inst <= after) a = m + 1;
-    else b = m;
-  }
-  return a;
-}
 
 /* does an instance in (after, before), other than those in except, touch [lo, hi)? */
 static int acc_hits(const access *by, size_t n, uint32_t after, uint32_t before, const uint32_t *except, int nexcept,
