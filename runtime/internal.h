@@ -52,6 +52,8 @@ typedef struct rt_inst {
   uint32_t chain_mac;  /* the chain begins with this many f32 mul/mac, each adding to the last */
   uint32_t feed[RT_FEEDS]; /* MM: gathers by runs that fill its x rows, run at its turn by */
   uint8_t n_feed;          /* the thread computing those rows, just before it computes them */
+  float xbytes;            /* fast list, at 2 threads: bytes it reads that the other thread
+                            * wrote (verify.c: plan_cross) */
 } rt_inst;
 
 /* Fast mode runs a chain of elementwise instances (each the only consumer of the one

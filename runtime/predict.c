@@ -126,6 +126,8 @@ double rt_cold_fraction(const ls_program *p, const ls_calibration *cal) {
 static double mixed_ns(const ls_program *p, const ls_calibration *cal, int threads, double f, const rt_inst *x) {
   const int t = rt_split_threads(p, x, threads >= 2 ? 2 : 1, 0) > 1 ? 1 : 0;
   double ns = (1 - f) * rt_inst_ns(p, &cal->model[t], x) + (f > 0 ? f * rt_inst_ns(p, &cal->cold[t], x) : 0);
+  if (threads >= 2) /* what it reads that the other thread wrote (verify.c: plan_cross) */
+    ns += ((1 - f) * cal->model[1].cross + f * cal->cold[1].cross) * x->xbytes;
   for (int k = 0; k < x->n_feed; k++) { /* its gathers, split as it is, without an instance's own cost */
     const rt_inst *y = &p->inst[x->feed[k]];
     ns += (1 - f) * (rt_inst_ns(p, &cal->model[t], y) - cal->model[t].per_insn) +
@@ -205,6 +207,7 @@ ls_status ls_calibration_save(const char *path, const ls_calibration *c, ls_erro
     for (int k = 0; k < 2; k++) fprintf(f, "%c%d.mm_few%d = %.6g\n", pre, th, k, m->mm_few[k]);
     fprintf(f, "%c%d.run = %.6g\n%c%d.run_byte = %.6g\n", pre, th, m->run, pre, th, m->run_byte);
     fprintf(f, "%c%d.chain = %.6g\n", pre, th, m->chain);
+    if (th == 2) fprintf(f, "%c%d.cross = %.6g\n", pre, th, m->cross);
   }
   if (fclose(f) != 0) {
     rt_errorf(err, LS_ERR_IO, "%s: write failed", path);
@@ -258,6 +261,7 @@ ls_status ls_calibration_load(const char *path, ls_calibration *c, ls_error *err
     else if (strcmp(k, "run") == 0) m->run = v;
     else if (strcmp(k, "run_byte") == 0) m->run_byte = v;
     else if (strcmp(k, "chain") == 0) m->chain = v;
+    else if (strcmp(k, "cross") == 0) m->cross = v;
     else {
       int found = 0;
       for (int j = 1; j < LS_COST_COUNT; j++)

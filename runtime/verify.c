@@ -1226,6 +1226,109 @@ static ls_status check_constant_writes(ls_program *p, const accvec *acc, ls_erro
   return LS_OK;
 }
 
+static int cmp_inst_write(const void *pa, const void *pb) {
+  const access *a = pa, *b = pb;
+  if (a->inst != b->inst) return (a->inst > b->inst) - (a->inst < b->inst);
+  return (a->write > b->write) - (a->write < b->write); /* an instance reads before it writes */
+}
+
+/* ---- bytes that cross between cores at 2 threads --------------------------------------------
+ * At 2 threads an instance fast mode splits has thread 0 compute the first half of its
+ * vectors and thread 1 the second (rt_split_threads, whole grains), and one it runs whole
+ * runs on thread 0. What a thread reads that the other wrote comes from the other core's
+ * cache, which on a machine whose cores share no cache costs far more than a read of its
+ * own (calibrated as `cross`, per byte). plan_cross counts, for each instance of the fast
+ * list, those bytes: through memory by 64-byte line, each line's writer taken as the last
+ * instance that wrote it in program order and its half as its place in that instance's byte
+ * span (vectors go up through memory), and through streams half of every stream read by
+ * a split instance from a whole one or the other way round. Not an MM's rows: a GEMM
+ * packs them in blocks and computes long on each, and reading them from the other core
+ * slowed ResNet-18's split 3136-row MMs by about 0.02 ns a byte, not the 0.15 a streaming
+ * instruction pays (`lockstep bench --profile`). An estimate: bytes written by the
+ * previous run, and strided footprints, are not followed. */
+static void cross_lines(double amount, const access *a, uint8_t *who, uint64_t nlines, int split, double *cross) {
+  if (a->lo >= a->hi) return;
+  const uint64_t l0 = a->lo / 64, l1 = (a->hi + 63) / 64 < nlines ? (a->hi + 63) / 64 : nlines;
+  if (l0 >= l1) return;
+  const uint64_t mid = (l0 + l1) / 2, lines = l1 - l0;
+  /* a span far wider than what is read (a gather's table): 64 lines spread over it, each
+   * for its share of what is read */
+  const double span = (double)(a->hi - a->lo);
+  const uint64_t step = amount * 4 < span && lines > 64 ? lines / 64 : 1;
+  const double each = step > 1 ? amount / (double)(lines / step) : 64;
+  for (uint64_t l = l0; l < l1; l += step) {
+    const uint8_t mine = split && l >= mid ? 2 : 1; /* the thread (1 or 2) touching this line */
+    if (a->write) {
+      for (uint64_t m = l; m < l + step && m < l1; m++) who[m] = split && m >= mid ? 2 : 1;
+    } else if (who[l] && who[l] != mine) {
+      *cross += each;
+    }
+  }
+}
+
+static void plan_cross(ls_program *p, const accvec *acc) {
+  const ls_target *t = &p->prog.target;
+  const uint32_t nf = p->n_fast, ni = p->n_inst;
+  const uint64_t nlines = (p->prog.mem_bytes + 63) / 64;
+  uint32_t *by = malloc(sizeof *by * (ni ? ni : 1));
+  uint32_t *first = calloc((size_t)ni + 1, sizeof *first), *cons = malloc(sizeof *cons * ((size_t)ni * 3 + 1));
+  uint8_t *who = calloc(nlines ? nlines : 1, 1), *split = calloc(nf ? nf : 1, 1);
+  double *cross = calloc(nf ? nf : 1, sizeof *cross);
+  access *acs = malloc(sizeof *acs * (acc->n ? acc->n : 1));
+  for (uint32_t f = 0; f < nf; f++) p->inst[p->fast_list[f]].xbytes = 0;
+  if (!by || !first || !cons || !who || !split || !cross || !acs) goto out; /* out of memory: predicted without */
+  for (uint32_t i = 0; i < ni; i++) by[i] = RT_NONE;
+  for (uint32_t f = 0; f < nf; f++) {
+    const uint32_t i = p->fast_list[f];
+    const rt_inst *x = &p->inst[i];
+    split[f] = rt_split_threads(p, x, 2, 0) > 1;
+    by[i] = f;
+    if (x->direct != RT_NONE) by[x->direct] = f;
+    for (int k = 0; k < x->n_epi; k++) by[x->epi[k]] = f;
+    for (uint32_t k = 0; k < x->nchain; k++) by[p->chain[x->chain0 + k]] = f;
+    for (int k = 0; k < x->n_feed; k++) {
+      by[x->feed[k]] = f;
+      if (p->inst[x->feed[k]].direct != RT_NONE) by[p->inst[x->feed[k]].direct] = f;
+    }
+  }
+  for (uint32_t i = 0; i < ni; i++) /* every stream's readers */
+    for (int k = 0; k < 3; k++)
+      if (p->inst[i].src[k] != RT_NONE) first[p->inst[i].src[k] + 1]++;
+  for (uint32_t i = 0; i < ni; i++) first[i + 1] += first[i];
+  for (uint32_t i = ni; i > 0; i--) first[i] = first[i - 1];
+  for (uint32_t i = 0; i < ni; i++)
+    for (int k = 0; k < 3; k++)
+      if (p->inst[i].src[k] != RT_NONE) cons[first[p->inst[i].src[k] + 1]++] = i;
+  /* memory, in program order (an instance reads before it writes) */
+  if (acc->n) memcpy(acs, acc->v, sizeof *acs * acc->n);
+  qsort(acs, acc->n, sizeof *acs, cmp_inst_write);
+  for (size_t k = 0; k < acc->n; k++) {
+    const access *a = &acs[k];
+    const rt_inst *x = &p->inst[a->inst];
+    const double amount = (double)x->in.n * (double)ls_vector_bytes(t, (ls_dtype)x->in.t0); /* (about) what it moves */
+    if (!x->alias) {
+      if (by[a->inst] != RT_NONE) cross_lines(amount, a, who, nlines, split[by[a->inst]], &cross[by[a->inst]]);
+      continue;
+    }
+    for (uint32_t c = first[a->inst]; c < first[a->inst + 1]; c++) /* read in place by each consumer */
+      if (by[cons[c]] != RT_NONE && p->inst[cons[c]].in.op != LS_OP_MM)
+        cross_lines(amount, a, who, nlines, split[by[cons[c]]], &cross[by[cons[c]]]);
+  }
+  /* streams */
+  for (uint32_t i = 0; i < ni; i++) {
+    const rt_inst *x = &p->inst[i];
+    if (by[i] == RT_NONE || x->in.op == LS_OP_MM) continue;
+    for (int k = 0; k < 3; k++) {
+      const uint32_t r = x->src[k];
+      if (r == RT_NONE || p->inst[r].alias || by[r] == RT_NONE || by[r] == by[i] || split[by[r]] == split[by[i]]) continue;
+      cross[by[i]] += 0.5 * (double)x->in.n * ls_vector_bytes(t, ls_insn_out_dtype(&p->inst[r].in));
+    }
+  }
+  for (uint32_t f = 0; f < nf; f++) p->inst[p->fast_list[f]].xbytes = (float)cross[f];
+out:
+  free(by), free(first), free(cons), free(who), free(split), free(cross), free(acs);
+}
+
 ls_status rt_verify(ls_program *p, ls_error *err) {
   ls_status st;
   accvec acc = {0};
@@ -1266,6 +1369,7 @@ ls_status rt_verify(ls_program *p, ls_error *err) {
     const rt_inst *x = &p->inst[i];
     if (!x->alias && !x->skip && ls_ops[x->in.op].unit != LS_UNIT_ICU) p->fast_list[p->n_fast++] = i;
   }
+  plan_cross(p, &acc);
 
   const ls_target *t = &p->prog.target;
   uint64_t cycles = 0;

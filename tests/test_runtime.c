@@ -347,6 +347,42 @@ Test(threads, what_fast_mode_splits) {
   ls_free(big), ls_free(thin), ls_free(one);
 }
 
+/* At 2 threads the second half of a split instance's output is written by the other thread:
+ * of 64 whole negations that each read 64 of its 4096 vectors, the last 32 read 65536 bytes
+ * each from the other core (plan_cross), none the first 32; the prediction for 2 threads
+ * charges each such byte the calibration's `cross`, the one for 1 thread nothing. */
+Test(threads, bytes_read_from_the_other_thread) {
+  static char src[16384];
+  int at = snprintf(src, sizeof src,
+                    ".target host\n.input x f32 [4096,256] @0\n.output y f32 [4096,256] @4194304\n"
+                    ".output z f32 [4096,256] @8388608\n"
+                    "mem0:\n @0 read.f32 e0, [x], n=4096\nvxm0:\n @3 neg.f32 e1, e0, n=4096\n"
+                    "mem1:\n @5 write.f32 [y], e1, n=4096\n");
+  for (int j = 0; j < 64; j++) {
+    const int b = 4200 + 128 * j;
+    at += snprintf(src + at, sizeof src - (size_t)at,
+                   "mem0:\n @%d read.f32 e0, [y+%d], n=64\nvxm0:\n @%d neg.f32 e1, e0, n=64\nmem1:\n @%d write.f32 [z+%d], e1, n=64\n",
+                   b, 65536 * j, b + 3, b + 5, 65536 * j);
+  }
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  cr_assert_eq(p->n_fast, 65, "a negation and its write run as one: %u", p->n_fast);
+  cr_assert_eq(rt_split_threads(p, &p->inst[p->fast_list[0]], 2, 0), 2, "the first is split");
+  cr_assert_eq(p->inst[p->fast_list[0]].xbytes, 0.0f);
+  for (int j = 0; j < 64; j++) {
+    const rt_inst *x = &p->inst[p->fast_list[1 + j]];
+    cr_assert_eq(rt_split_threads(p, x, 2, 0), 1, "negation %d runs whole", j);
+    cr_assert_eq(x->xbytes, j < 32 ? 0.0f : 65536.0f, "negation %d: %g bytes from the other thread", j, (double)x->xbytes);
+  }
+  ls_calibration cal;
+  memset(&cal, 0, sizeof cal);
+  cal.model[1].cross = 1; /* ns per byte */
+  cr_assert_eq(ls_predict_us(p, &cal, 1), 0.0);
+  cr_assert(fabs(ls_predict_us(p, &cal, 2) - 32 * 65536 / 1e3) < 1e-9, "%g us", ls_predict_us(p, &cal, 2));
+  ls_free(p);
+}
+
 /* On an AVX-512 build an MM splits into shares of any rows (a thread's share, or its last
  * block, may have fewer than 5): the same bits as one thread and as checked mode, for 13
  * rows at 1 to 7 threads and 100 rows at 2 to 7. */

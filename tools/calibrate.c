@@ -31,7 +31,7 @@ static int cmp_d(const void *a, const void *b) {
 }
 
 /* median wall time of one run of the program, in ns; < 0 on error */
-static double time_program(const char *src, int threads, int reps) {
+static double time_program_min(const char *src, int threads, int reps, uint64_t split_min) {
   ls_prog g;
   char err[512];
   if (ls_assemble(src, strlen(src), "calibrate", &g, err, sizeof err)) {
@@ -55,9 +55,7 @@ static double time_program(const char *src, int threads, int reps) {
     free(arena), ls_free(p);
     return -1;
   }
-  /* 2 threads: every instance split (the costs of the instances fast mode splits; those it
-   * runs whole cost what 1 thread's do) */
-  ls_run_opts o = {LS_MODE_FAST, threads, NULL, NULL, NULL, NULL, threads > 1 ? 1 : 0};
+  ls_run_opts o = {LS_MODE_FAST, threads, NULL, NULL, NULL, NULL, split_min};
   double t[64];
   if (reps > 64) reps = 64;
   for (int r = -3; r < reps; r++) {
@@ -69,6 +67,12 @@ static double time_program(const char *src, int threads, int reps) {
   free(arena);
   ls_free(p);
   return t[reps / 2];
+}
+
+/* 2 threads: every instance split (the costs of the instances fast mode splits; those it
+ * runs whole cost what 1 thread's do) */
+static double time_program(const char *src, int threads, int reps) {
+  return time_program_min(src, threads, reps, threads > 1 ? 1 : 0);
 }
 
 static size_t add(char *buf, size_t cap, size_t k, const char *fmt, ...)
@@ -274,6 +278,41 @@ static double time_chain(uint32_t k, uint32_t n, int threads, int cold) {
   return ns;
 }
 
+/* What a thread pays to read what the other wrote, per byte: a negation of 4096 vectors,
+ * which fast mode splits between the threads (the default thresholds), then 64 negations of
+ * 64 of those vectors each, which it runs whole on the calling thread, so that at 2 threads
+ * those reading the second half read what the other thread wrote. The 64's time at 2
+ * threads less theirs at 1 (each less the first negation's time alone), over the 2 MiB of
+ * the second half. */
+static double time_cross(void) {
+  const uint32_t N = 4096, n = 64;
+  const uint64_t vb = (uint64_t)host().lanes * 4, span = (uint64_t)N * vb;
+  double t[2][2];
+  for (int whole = 0; whole < 2; whole++) {
+    size_t cap = 1 << 16, q = 0;
+    char *s = malloc(cap);
+    if (!s) return -1;
+    q = add(s, cap, q, ".target host\n.memory %llu\n", (unsigned long long)(3 * span));
+    uint64_t at = out_delay(LS_OP_READ, N);
+    q = add(s, cap, q, "mem0:\n @0 read.f32 e0, [0], n=%u\nvxm0:\n @%llu neg.f32 e1, e0, n=%u\n", N, (unsigned long long)at, N);
+    at += out_delay(LS_OP_NEG, N);
+    q = add(s, cap, q, "mem1:\n @%llu write.f32 [%llu], e1, n=%u\n", (unsigned long long)at, (unsigned long long)span, N);
+    uint64_t base = at + N + 64;
+    for (uint32_t j = 0; whole && j < N / n; j++, base += n + 64) {
+      const uint64_t a = base + out_delay(LS_OP_READ, n), b = a + out_delay(LS_OP_NEG, n);
+      q = add(s, cap, q, "mem0:\n @%llu read.f32 e0, [%llu], n=%u\nvxm0:\n @%llu neg.f32 e1, e0, n=%u\n",
+              (unsigned long long)base, (unsigned long long)(span + j * n * vb), n, (unsigned long long)a, n);
+      q = add(s, cap, q, "mem1:\n @%llu write.f32 [%llu], e1, n=%u\n", (unsigned long long)b,
+              (unsigned long long)(2 * span + j * n * vb), n);
+    }
+    for (int th = 0; th < 2; th++) t[whole][th] = q < cap ? time_program_min(s, th + 1, 25, 0) : -1;
+    free(s);
+  }
+  if (t[0][0] < 0 || t[0][1] < 0 || t[1][0] < 0 || t[1][1] < 0) return -1;
+  const double c = ((t[1][1] - t[0][1]) - (t[1][0] - t[0][0])) / (double)(span / 2);
+  return c > 0 ? c : 0;
+}
+
 /* least squares for 4 unknowns: rows A (n x 4), b; weights w */
 static void solve4(const double (*A)[4], const double *b, const double *w, int n, double *x) {
   double M[4][5] = {{0}};
@@ -305,10 +344,11 @@ static const char calibrate_help[] =
     "\n"
     "Measure what each kind of work costs on this CPU (copies, arithmetic, transcendental\n"
     "functions, exp, reductions, gathers and gathers by runs, lane moves, matrix products), for\n"
-    "1 and 2 threads, with the data in cache and streamed from memory, and save it. 'lockstep\n"
-    "compile', 'run' and 'bench' then predict a program's time on this host before running it\n"
-    "(in-cache costs for programs that fit twice the L2 cache, streamed ones from 48 MiB,\n"
-    "interpolated between). Measures everything in rounds and keeps each cost's median, so\n"
+    "1 and 2 threads, with the data in cache and streamed from memory, and what a thread pays\n"
+    "per byte to read what the other thread wrote; and save it. 'lockstep compile', 'run' and\n"
+    "'bench' then predict a program's time on this host before running it (in-cache costs for\n"
+    "programs that fit twice the L2 cache, streamed ones from 48 MiB, interpolated\n"
+    "between). Measures everything in rounds and keeps each cost's median, so\n"
     "that a busy moment of the machine moves none; about half a minute a round. Best run on a\n"
     "quiet machine.\n"
     "\n"
@@ -372,6 +412,14 @@ static int measure(ls_calibration *cal_out, int quick) {
       if (m->chain < 0) m->chain = 0;
       printf("  %d thread%s  chain   %.4f ns per element of each alu instruction in a chain\n", threads,
              threads > 1 ? "s" : " ", m->chain);
+    }
+    /* reading what the other thread wrote: measured once, in cache or not alike */
+    if (th == 1 && !cold) {
+      m->cross = time_cross();
+      if (m->cross < 0) return 1;
+      printf("  2 threads  cross   %.4f ns per byte read that the other thread wrote\n", m->cross);
+    } else if (th == 1) {
+      m->cross = cal.model[1].cross;
     }
     /* MM: a grid of shapes; BLAS's (more than 4 rows) fit a + b*flops + c*K*N + d*M*N, the
      * loop's (1 and 4 rows) a + b*M*K*N. At 2 threads only MMs that fast mode splits use
