@@ -290,6 +290,20 @@ def main(argv):
                 ("AVX2 + FMA, no AVX-512" if "avx2" in cpu.get("Flags", "") else "no AVX2")))
     if meta.get("calibration"):
         L.append("- **Lockstep's host calibration** (for its predicted times): %s." % meta["calibration"])
+        cross = []
+        try:
+            for line in open(os.path.join(d, "calibrate.txt")):
+                m = re.search(r"cross\s+([0-9.]+) ns per byte", line)
+                if m:
+                    cross.append(m.group(1))
+        except OSError:
+            pass
+        if cross:
+            L.append("  What a thread paid per byte to read what the other thread wrote (`cross`, which "
+                     "the 2-thread predictions charge): %s ns in its %s, the median kept. On this virtual "
+                     "machine it has been seen to change from one minute to the next, 0.15 ns and 0.00 "
+                     "ns, and the 2-thread latencies with it (docs/ARCHITECTURE.md, \"Predicted time on "
+                     "this host\")." % (", ".join(cross), "rounds" if len(cross) > 1 else "round"))
     rounds = meta.get("rounds", "1")
     L.append("- **Runs:** %s timed runs per measurement, every peer, every model, every thread count%s."
              % (meta.get("runs", "?"),
