@@ -388,7 +388,8 @@ typedef struct fast_ctx {
 
 static int cmp_by_inst(const void *pa, const void *pb) {
   const access *a = pa, *b = pb;
-  return (a->inst > b->inst) - (a->inst < b->inst);
+  if (a->inst != b->inst) return (a->inst > b->inst) - (a->inst < b->inst);
+  return (a->write > b->write) - (a->write < b->write); /* an instance reads before it writes */
 }
 
 /* the first of the accesses sorted by instance that belongs to an instance after `after` */
@@ -1226,12 +1227,6 @@ static ls_status check_constant_writes(ls_program *p, const accvec *acc, ls_erro
   return LS_OK;
 }
 
-static int cmp_inst_write(const void *pa, const void *pb) {
-  const access *a = pa, *b = pb;
-  if (a->inst != b->inst) return (a->inst > b->inst) - (a->inst < b->inst);
-  return (a->write > b->write) - (a->write < b->write); /* an instance reads before it writes */
-}
-
 /* ---- bytes that cross between cores at 2 threads --------------------------------------------
  * At 2 threads an instance fast mode splits has thread 0 compute the first half of its
  * vectors and thread 1 the second (rt_split_threads, whole grains), and one it runs whole
@@ -1301,7 +1296,7 @@ static void plan_cross(ls_program *p, const accvec *acc) {
       if (p->inst[i].src[k] != RT_NONE) cons[first[p->inst[i].src[k] + 1]++] = i;
   /* memory, in program order (an instance reads before it writes) */
   if (acc->n) memcpy(acs, acc->v, sizeof *acs * acc->n);
-  qsort(acs, acc->n, sizeof *acs, cmp_inst_write);
+  qsort(acs, acc->n, sizeof *acs, cmp_by_inst);
   for (size_t k = 0; k < acc->n; k++) {
     const access *a = &acs[k];
     const rt_inst *x = &p->inst[a->inst];
