@@ -268,7 +268,9 @@ Test(cli, calibrate_then_predict, .timeout = 600) {
   cr_assert(strstr(out, "3 steps, 20 runs") && strstr(out, "the 3 slowest steps") && strstr(out, "mm 16x16"), "%s", out);
   cr_assert_null(strstr(strstr(out, "the 3 slowest"), "  -  "), "a step without a prediction: %s", out);
   cr_assert_eq(tool((const char *[]){"bench", LS_SOURCE_ROOT "/examples/matmul_bias_relu.lsa", "--profile", "0", NULL}), 2);
-  cr_assert(strstr(slurp_scratch("stderr"), "--profile takes a whole number"), "%s", slurp_scratch("stderr"));
+  cr_assert(strstr(slurp_scratch("stderr"), "--profile takes a whole number of runs from 1"), "%s", slurp_scratch("stderr"));
+  cr_assert_eq(tool((const char *[]){"bench", LS_SOURCE_ROOT "/examples/matmul_bias_relu.lsa", "--runs", "0", NULL}), 2);
+  cr_assert(strstr(slurp_scratch("stderr"), "--runs takes a whole number from 1 to"), "%s", slurp_scratch("stderr"));
   /* a damaged profile is refused with its line named */
   write_file(prof, "t1.per_insn = fast\n", 19);
   cr_assert_eq(ls_calibration_load(prof, &cal, &e), LS_ERR_FORMAT);

@@ -989,7 +989,7 @@ static int cmd_bench(int argc, char **argv) {
       if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9') {
         char *end;
         long v = strtol(argv[++i], &end, 10);
-        if (*end || v < 1 || v > 1000000) return usage_error("bench", "%s takes a whole number of runs", "--profile");
+        if (*end || v < 1 || v > 1000000) return usage_error("bench", "%s takes a whole number of runs from 1 to 1000000", "--profile");
         profile = (int)v;
       }
       continue;
@@ -1007,7 +1007,9 @@ static int cmd_bench(int argc, char **argv) {
       else {
         char *end;
         long v = strtol(argv[i + 1], &end, 10);
-        if (*end || v < (argv[i][2] == 'w' ? 0 : 1) || v > 10000000) return usage_error("bench", "%s takes a whole number", argv[i]);
+        if (*end || v < (argv[i][2] == 'w' ? 0 : 1) || v > 10000000)
+          return usage_error("bench", argv[i][2] == 'w' ? "%s takes a whole number from 0 to 10000000"
+                                                        : "%s takes a whole number from 1 to 10000000", argv[i]);
         if (argv[i][2] == 'w') warmup = (int)v;
         else runs = (int)v;
         i++;
