@@ -137,7 +137,8 @@ typedef struct ls_cost_model {
   double run, run_byte;             /* ns: a gather by runs (constant indices), per run and per byte */
   double chain;                     /* ns per element of an alu instruction inside a chain (fast
                                        mode runs those a few vectors at a time); 0: not measured */
-  double cross;                     /* ns per byte an instance reads that the other thread wrote (2
+  double cross;                     /* ns per byte that comes over from the other thread's core: read
+                                       after it wrote, or written where only it holds the line (2
                                        threads only; 0: not measured) */
 } ls_cost_model;
 

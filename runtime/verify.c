@@ -1230,17 +1230,19 @@ static ls_status check_constant_writes(ls_program *p, const accvec *acc, ls_erro
 /* ---- bytes that cross between cores at 2 threads --------------------------------------------
  * At 2 threads an instance fast mode splits has thread 0 compute the first half of its
  * vectors and thread 1 the second (rt_split_threads, whole grains), and one it runs whole
- * runs on thread 0. What a thread reads that the other wrote comes from the other core's
- * cache, which on a machine whose cores share no cache costs far more than a read of its
- * own (calibrated as `cross`, per byte). plan_cross counts, for each instance of the fast
- * list, those bytes: through memory by 64-byte line, each line's writer taken as the last
- * instance that wrote it in program order and its half as its place in that instance's byte
- * span (vectors go up through memory), and through streams half of every stream read by
+ * runs on thread 0. A line a thread reads that the other wrote, or writes while only the
+ * other holds it, comes from the other core's cache, which on a machine whose cores share
+ * no cache costs far more than one of its own (calibrated as `cross`, per byte).
+ * plan_cross counts, for each instance of the fast list, those bytes: through memory by
+ * 64-byte line (who[line]: bits 0-1 the last writer, 1 or 2, bits 2-3 the threads that
+ * hold it), each access's half as its place in the instance's byte span (vectors go up
+ * through memory), over two runs of the program of which the second is counted (lines
+ * the last run left where they are); and through streams half of every stream read by
  * a split instance from a whole one or the other way round. Not an MM's rows: a GEMM
  * packs them in blocks and computes long on each, and reading them from the other core
  * slowed ResNet-18's split 3136-row MMs by about 0.02 ns a byte, not the 0.15 a streaming
- * instruction pays (`lockstep bench --profile`). An estimate: bytes written by the
- * previous run, and strided footprints, are not followed. */
+ * instruction pays (`lockstep bench --profile`). An estimate: strided footprints are taken
+ * whole, a line's eviction is not followed. */
 static void cross_lines(double amount, const access *a, uint8_t *who, uint64_t nlines, int split, double *cross) {
   if (a->lo >= a->hi) return;
   const uint64_t l0 = a->lo / 64, l1 = (a->hi + 63) / 64 < nlines ? (a->hi + 63) / 64 : nlines;
@@ -1253,10 +1255,15 @@ static void cross_lines(double amount, const access *a, uint8_t *who, uint64_t n
   const double each = step > 1 ? amount / (double)(lines / step) : 64;
   for (uint64_t l = l0; l < l1; l += step) {
     const uint8_t mine = split && l >= mid ? 2 : 1; /* the thread (1 or 2) touching this line */
+    const uint8_t mbit = (uint8_t)(mine << 2), obit = (uint8_t)((3 - mine) << 2);
     if (a->write) {
-      for (uint64_t m = l; m < l + step && m < l1; m++) who[m] = split && m >= mid ? 2 : 1;
-    } else if (who[l] && who[l] != mine) {
-      *cross += each;
+      /* a line only the other core holds comes over before it is written */
+      if ((who[l] & obit) && !(who[l] & mbit)) *cross += each;
+      for (uint64_t m = l; m < l + step && m < l1; m++) who[m] = (uint8_t)((split && m >= mid ? 2 : 1) * 5);
+    } else {
+      const uint8_t w = who[l] & 3;
+      if (w && w != mine && !(who[l] & mbit)) *cross += each;
+      who[l] |= mbit;
     }
   }
 }
@@ -1294,11 +1301,14 @@ static void plan_cross(ls_program *p, const accvec *acc) {
   for (uint32_t i = 0; i < ni; i++)
     for (int k = 0; k < 3; k++)
       if (p->inst[i].src[k] != RT_NONE) cons[first[p->inst[i].src[k] + 1]++] = i;
-  /* memory, in program order (an instance reads before it writes) */
+  /* memory, in program order (an instance reads before it writes), twice: the first run
+   * leaves the lines where the next one finds them, and the second is counted */
   if (acc->n) memcpy(acs, acc->v, sizeof *acs * acc->n);
   qsort(acs, acc->n, sizeof *acs, cmp_by_inst);
-  for (size_t k = 0; k < acc->n; k++) {
-    const access *a = &acs[k];
+  for (size_t k = 0; k < 2 * acc->n; k++) {
+    if (k == acc->n)
+      for (uint32_t f = 0; f < nf; f++) cross[f] = 0;
+    const access *a = &acs[k % acc->n];
     const rt_inst *x = &p->inst[a->inst];
     const double amount = (double)x->in.n * (double)ls_vector_bytes(t, (ls_dtype)x->in.t0); /* (about) what it moves */
     if (!x->alias) {

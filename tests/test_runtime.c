@@ -383,6 +383,37 @@ Test(threads, bytes_read_from_the_other_thread) {
   ls_free(p);
 }
 
+/* A line only the other core holds comes over before it is written, and the count is of a
+ * run that follows another: a split negation writes y, then 64 whole negations (thread 0)
+ * each write 64 of its vectors again (reading x): the last 32 overwrite lines thread 1
+ * wrote, 65536 bytes each, the first 32 none; and the split negation, in the next run,
+ * overwrites in its second half the 2 MiB the whole ones wrote last. */
+Test(threads, bytes_written_over_the_other_threads) {
+  static char src[16384];
+  int at = snprintf(src, sizeof src,
+                    ".target host\n.input x f32 [4096,256] @0\n.output y f32 [4096,256] @4194304\n"
+                    "mem0:\n @0 read.f32 e0, [x], n=4096\nvxm0:\n @3 neg.f32 e1, e0, n=4096\n"
+                    "mem1:\n @5 write.f32 [y], e1, n=4096\n");
+  for (int j = 0; j < 64; j++) {
+    const int b = 4200 + 128 * j;
+    at += snprintf(src + at, sizeof src - (size_t)at,
+                   "mem0:\n @%d read.f32 e0, [x+%d], n=64\nvxm0:\n @%d neg.f32 e1, e0, n=64\nmem1:\n @%d write.f32 [y+%d], e1, n=64\n",
+                   b, 65536 * j, b + 3, b + 5, 65536 * j);
+  }
+  ls_program *p;
+  ls_error e;
+  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+  cr_assert_eq(p->n_fast, 65, "a negation and its write run as one: %u", p->n_fast);
+  cr_assert_eq(rt_split_threads(p, &p->inst[p->fast_list[0]], 2, 0), 2, "the first is split");
+  cr_assert_eq(p->inst[p->fast_list[0]].xbytes, 2097152.0f, "%g", (double)p->inst[p->fast_list[0]].xbytes);
+  for (int j = 0; j < 64; j++) {
+    const rt_inst *x = &p->inst[p->fast_list[1 + j]];
+    cr_assert_eq(rt_split_threads(p, x, 2, 0), 1, "negation %d runs whole", j);
+    cr_assert_eq(x->xbytes, j < 32 ? 0.0f : 65536.0f, "negation %d: %g bytes over the other thread's", j, (double)x->xbytes);
+  }
+  ls_free(p);
+}
+
 /* On an AVX-512 build an MM splits into shares of any rows (a thread's share, or its last
  * block, may have fewer than 5): the same bits as one thread and as checked mode, for 13
  * rows at 1 to 7 threads and 100 rows at 2 to 7. */
