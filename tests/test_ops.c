@@ -2657,6 +2657,30 @@ Test(predict, steps_are_what_fast_mode_runs) {
   t_close(&r);
 }
 
+/* An f32 vsum is charged the chain rate per element (its sums stay in registers), an f32
+ * vmax the alu rate; without a chain rate, the vsum the alu rate too. 8 vectors of 4 lanes:
+ * 32 elements; the aliased READ and the one-vector WRITE cost nothing here. */
+Test(predict, an_f32_vsum_costs_the_chain_rate) {
+  const unsigned delay = host_lat[LS_LAT_RED] + host_lat[LS_LAT_HOP] + 7;
+  for (int mx = 0; mx < 2; mx++) {
+    char src[512];
+    snprintf(src, sizeof src,
+             L4 ".input x f32 [32] @0\n.output y f32 [4] @1024\nmem0:\n @0 read.f32 e0, [x], n=8\n"
+                "vxm0:\n @3 %s.f32 e1, e0, n=8\nmem1:\n @%u write.f32 [y], e1, n=1\n",
+             mx ? "vmax" : "vsum", 3 + delay);
+    ls_program *p;
+    ls_error e;
+    cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
+    ls_calibration cal;
+    memset(&cal, 0, sizeof cal);
+    cal.model[0].per_unit[LS_COST_ALU] = 10, cal.model[0].chain = 1;
+    cr_assert_float_eq(ls_predict_us(p, &cal, 1) * 1e3, mx ? 320.0 : 32.0, 1e-9, "%s", mx ? "vmax" : "vsum");
+    cal.model[0].chain = 0;
+    cr_assert_float_eq(ls_predict_us(p, &cal, 1) * 1e3, 320.0, 1e-9, "%s, no chain rate", mx ? "vmax" : "vsum");
+    ls_free(p);
+  }
+}
+
 /* An MM of at most 4 rows runs a loop, not BLAS: its own two coefficients when measured
  * (a + b*M*K*N), the BLAS fit otherwise; and the profile file keeps them. */
 Test(predict, few_row_mms_cost_as_the_loop) {
