@@ -1404,6 +1404,17 @@ static void sem_vmax(void) {
   const float a[16] = {1, -1, -INFf, 2, NaNf, -5, -INFf, 1, 3, -0.5f, -INFf, NaNf, 2, -2, -INFf, 0};
   const float y[4] = {NaNf, -0.5f, -INFf, NaNf};
   UN("vmax.f32", a, y);
+  /* bit for bit: the first NaN stays (its payload), a NaN after a number wins, and of two
+   * equal values the later (+0 and -0) */
+  uint32_t zb[8] = {0x00000000u, 0x7fc00001u, 0x3f800000u, 0x80000000u, 0x80000000u, 0x7fc00002u, 0x7fc00003u, 0x00000000u};
+  uint32_t zy[4] = {0x80000000u, 0x7fc00001u, 0x7fc00003u, 0x00000000u};
+  float za[8], zf[4];
+  memcpy(za, zb, sizeof za), memcpy(zf, zy, sizeof zf);
+  UN("vmax.f32", za, zf);
+  /* 32 lanes (two 16-lane halves): max(l - 16, 16 - l) = |l - 16| */
+  float wa[64], wy[32];
+  for (int l = 0; l < 32; l++) wa[l] = (float)(l - 16), wa[32 + l] = (float)(16 - l), wy[l] = (float)abs(l - 16);
+  UNL(32, "vmax.f32", wa, wy);
   const double ad[8] = {-1e300, 0.1, NaNd, 1, -2e300, 0.2, 0, 1}, yd[4] = {-1e300, 0.2, NaNd, 1};
   UN("vmax.f64", ad, yd);
   const int32_t a32[12] = {INT32_MIN, -1, 5, 0, INT32_MIN, -3, 7, 0, INT32_MIN, -2, 6, 0}, y32[4] = {INT32_MIN, -1, 7, 0};
