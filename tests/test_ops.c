@@ -1120,6 +1120,20 @@ static void sem_min_max(void) {
   const float mx[8] = {NaNf, NaNf, 2, INFf, -0.25f, NaNf, 3, 0};
   BIN("min.f32", a, b, mn);
   BIN("max.f32", a, b, mx);
+  /* bit for bit: a's NaN when both are, b's NaN after a number, b of two equal (+0, -0) */
+  const uint32_t pa[4] = {0x7fc00001u, 0x3f800000u, 0x00000000u, 0x80000000u};
+  const uint32_t pb[4] = {0x7fc00002u, 0x7fc00003u, 0x80000000u, 0x00000000u};
+  const uint32_t pm[4] = {0x7fc00001u, 0x7fc00003u, 0x80000000u, 0x00000000u};
+  float fa[4], fb[4], fm[4];
+  memcpy(fa, pa, sizeof fa), memcpy(fb, pb, sizeof fb), memcpy(fm, pm, sizeof fm);
+  BIN("max.f32", fa, fb, fm);
+  BIN("min.f32", fa, fb, fm);
+  /* 32 lanes: max(l - 16, 16 - l) = |l - 16|, min = -|l - 16| */
+  float la[32], lb[32], lmx[32], lmn[32];
+  for (int l = 0; l < 32; l++)
+    la[l] = (float)(l - 16), lb[l] = (float)(16 - l), lmx[l] = (float)abs(l - 16), lmn[l] = (float)-abs(l - 16);
+  op_case(32, "max.f32", NULL, 2, ARGS2(la, lb), lmx, sizeof lmx, 0);
+  op_case(32, "min.f32", NULL, 2, ARGS2(la, lb), lmn, sizeof lmn, 0);
   const double ad[4] = {NaNd, 1e300, -2, 5}, bd[4] = {0, -1e300, NaNd, 6};
   const double mnd[4] = {NaNd, -1e300, NaNd, 5}, mxd[4] = {NaNd, 1e300, NaNd, 6};
   BIN("min.f64", ad, bd, mnd);
