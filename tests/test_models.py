@@ -444,14 +444,17 @@ def compiler_checks(tool, work):
     # a max pool, 3x3 convolutions (one of stride 2) as GEMMs over im2col rows of channels,
     # a residual Add, a 1x1 stride-2 convolution and a global average pool read NHWC; two
     # images of 20 x 20 (gather lengths that are not whole vectors)
-    def maxpool(v, k, st, pad):
-        vp = np.pad(v, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=-np.inf)
+    def maxpool_pads(v, k, st, pads):
+        """max pooling in double, pads (top, left, bottom, right) of -inf"""
+        vp = np.pad(v, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])), constant_values=-np.inf)
         Ho, Wo = (vp.shape[2] - k) // st + 1, (vp.shape[3] - k) // st + 1
         out = np.full((v.shape[0], v.shape[1], Ho, Wo), -np.inf)
         for ky in range(k):
             for kx in range(k):
                 out = np.maximum(out, vp[:, :, ky:ky + st * (Ho - 1) + 1:st, kx:kx + st * (Wo - 1) + 1:st])
         return out
+
+    maxpool = lambda v, k, st, pad: maxpool_pads(v, k, st, [pad] * 4)
 
     x = rng.standard_normal((2, 3, 20, 20)).astype(np.float32)
     ws = {"r1": (8, 3, 7), "r2": (8, 8, 3), "r3": (8, 8, 3), "r4": (16, 8, 3), "r5": (16, 8, 1)}
@@ -481,6 +484,36 @@ def compiler_checks(tool, work):
         errs.append(np.max(np.abs(np.load(out) - want)) / np.max(np.abs(want)) if r2.returncode == 0 else 1)
     check(max(errs) < 1e-5 and {"50", "18"} <= rows, "channels-last 3x3, strided and pooled convolutions (ResNet's kind)",
           "max error %.3g relative; MM rows %s %s" % (max(errs), sorted(rows), (r.stderr + r2.stderr).strip()))
+
+    # a max pool between channels-last convolutions runs as a chain of maxes over phase
+    # images whose padding holds the nearest pixel (no vmax over gathered windows): values
+    # all below zero, so that a pad of 0 would show; symmetric, asymmetric and no padding,
+    # strides 1 and 2, 72 channels (3 pixels a vector of 256 lanes, the rest masked)
+    x = (rng.standard_normal((2, 4, 9, 11)) - 4).astype(np.float32)
+    wa = (rng.random((72, 4, 1, 1)) + 0.1).astype(np.float32)  # positive: the 1x1 convolution keeps the sign
+    wb = (rng.standard_normal((5, 72, 1, 1)) * 0.2).astype(np.float32)
+    for k, st, pads in ((3, 2, [1, 1, 1, 1]), (3, 1, [1, 1, 1, 1]), (2, 2, [0, 0, 1, 1]), (3, 2, [0, 0, 0, 0]),
+                        (2, 1, [1, 0, 0, 1])):
+        name = "maxpool_phases_k%d_s%d_p%s" % (k, st, "".join(map(str, pads)))
+        nodes = [helper.make_node("Conv", ["x", "wa"], ["a"], kernel_shape=[1, 1]),
+                 helper.make_node("MaxPool", ["a"], ["p"], kernel_shape=[k, k], strides=[st, st], pads=pads),
+                 helper.make_node("Conv", ["p", "wb"], ["y"], kernel_shape=[1, 1])]
+        a = conv(x.astype(np.float64), wa.astype(np.float64), None, 1, 0, 1)
+        want = conv(maxpool_pads(a, k, st, pads), wb.astype(np.float64), None, 1, 0, 1)
+        g = helper.make_graph(nodes, name, [vi("x", TensorProto.FLOAT, list(x.shape))],
+                              [vi("y", TensorProto.FLOAT, list(want.shape))],
+                              [numpy_helper.from_array(wa, "wa"), numpy_helper.from_array(wb, "wb")])
+        path, rows, r = save_and_compile(g, name, x)
+        asm = open(os.path.join(work, name + ".lsa")).read() if r.returncode == 0 else ""
+        errs = []
+        for mode in ("fast", "checked"):
+            out = os.path.join(work, name + "_y_%s.npy" % mode)
+            r2 = run([tool, "run", path, "--input", os.path.join(work, name + "_x.npy"), "-o", out, "--mode", mode])
+            errs.append(np.max(np.abs(np.load(out) - want)) / np.max(np.abs(want)) if r2.returncode == 0 else 1)
+        check(max(errs) < 1e-5 and "vmax" not in asm and " max.f32" in asm,
+              "max pool %dx%d stride %d pads %s by phase images, padding the nearest pixel" % (k, k, st, pads),
+              "max error %.3g relative; vmax in the program: %s %s" % (max(errs), "vmax" in asm,
+                                                                        (r.stderr + r2.stderr).strip()))
 
     # elementwise nodes fused into one pass: GELU (Div, Erf, Add, Mul, Mul) writes memory
     # once per range, not five times; an intermediate that is also a graph output, or that
