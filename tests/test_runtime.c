@@ -347,32 +347,39 @@ Test(threads, what_fast_mode_splits) {
   ls_free(big), ls_free(thin), ls_free(one);
 }
 
-/* At 2 threads the second half of a split instance's output is written by the other thread:
- * of 64 whole negations that each read 64 of its 4096 vectors, the last 32 read 65536 bytes
- * each from the other core (plan_cross), none the first 32; the prediction for 2 threads
- * charges each such byte the calibration's `cross`, the one for 1 thread nothing. */
-Test(threads, bytes_read_from_the_other_thread) {
+/* A negation of x's 4096 vectors into y that fast mode splits at 2 threads, then 64 whole
+ * negations, each of 64 vectors from rd into wr (`extra`: more declarations) */
+static ls_program *split_then_whole(const char *extra, const char *rd, const char *wr) {
   static char src[16384];
   int at = snprintf(src, sizeof src,
-                    ".target host\n.input x f32 [4096,256] @0\n.output y f32 [4096,256] @4194304\n"
-                    ".output z f32 [4096,256] @8388608\n"
+                    ".target host\n.input x f32 [4096,256] @0\n.output y f32 [4096,256] @4194304\n%s"
                     "mem0:\n @0 read.f32 e0, [x], n=4096\nvxm0:\n @3 neg.f32 e1, e0, n=4096\n"
-                    "mem1:\n @5 write.f32 [y], e1, n=4096\n");
+                    "mem1:\n @5 write.f32 [y], e1, n=4096\n",
+                    extra);
   for (int j = 0; j < 64; j++) {
     const int b = 4200 + 128 * j;
     at += snprintf(src + at, sizeof src - (size_t)at,
-                   "mem0:\n @%d read.f32 e0, [y+%d], n=64\nvxm0:\n @%d neg.f32 e1, e0, n=64\nmem1:\n @%d write.f32 [z+%d], e1, n=64\n",
-                   b, 65536 * j, b + 3, b + 5, 65536 * j);
+                   "mem0:\n @%d read.f32 e0, [%s+%d], n=64\nvxm0:\n @%d neg.f32 e1, e0, n=64\nmem1:\n @%d write.f32 [%s+%d], e1, n=64\n",
+                   b, rd, 65536 * j, b + 3, b + 5, wr, 65536 * j);
   }
   ls_program *p;
   ls_error e;
   cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
   cr_assert_eq(p->n_fast, 65, "a negation and its write run as one: %u", p->n_fast);
   cr_assert_eq(rt_split_threads(p, &p->inst[p->fast_list[0]], 2, 0), 2, "the first is split");
+  for (int j = 0; j < 64; j++) cr_assert_eq(rt_split_threads(p, &p->inst[p->fast_list[1 + j]], 2, 0), 1, "%d runs whole", j);
+  return p;
+}
+
+/* At 2 threads the second half of a split instance's output is written by the other thread:
+ * of 64 whole negations that each read 64 of its 4096 vectors, the last 32 read 65536 bytes
+ * each from the other core (plan_cross), none the first 32; the prediction for 2 threads
+ * charges each such byte the calibration's `cross`, the one for 1 thread nothing. */
+Test(threads, bytes_read_from_the_other_thread) {
+  ls_program *p = split_then_whole(".output z f32 [4096,256] @8388608\n", "y", "z");
   cr_assert_eq(p->inst[p->fast_list[0]].xbytes, 0.0f);
   for (int j = 0; j < 64; j++) {
     const rt_inst *x = &p->inst[p->fast_list[1 + j]];
-    cr_assert_eq(rt_split_threads(p, x, 2, 0), 1, "negation %d runs whole", j);
     cr_assert_eq(x->xbytes, j < 32 ? 0.0f : 65536.0f, "negation %d: %g bytes from the other thread", j, (double)x->xbytes);
   }
   ls_calibration cal;
@@ -389,26 +396,10 @@ Test(threads, bytes_read_from_the_other_thread) {
  * wrote, 65536 bytes each, the first 32 none; and the split negation, in the next run,
  * overwrites in its second half the 2 MiB the whole ones wrote last. */
 Test(threads, bytes_written_over_the_other_threads) {
-  static char src[16384];
-  int at = snprintf(src, sizeof src,
-                    ".target host\n.input x f32 [4096,256] @0\n.output y f32 [4096,256] @4194304\n"
-                    "mem0:\n @0 read.f32 e0, [x], n=4096\nvxm0:\n @3 neg.f32 e1, e0, n=4096\n"
-                    "mem1:\n @5 write.f32 [y], e1, n=4096\n");
-  for (int j = 0; j < 64; j++) {
-    const int b = 4200 + 128 * j;
-    at += snprintf(src + at, sizeof src - (size_t)at,
-                   "mem0:\n @%d read.f32 e0, [x+%d], n=64\nvxm0:\n @%d neg.f32 e1, e0, n=64\nmem1:\n @%d write.f32 [y+%d], e1, n=64\n",
-                   b, 65536 * j, b + 3, b + 5, 65536 * j);
-  }
-  ls_program *p;
-  ls_error e;
-  cr_assert_eq(t_load(src, &p, &e), LS_OK, "%s", e.msg);
-  cr_assert_eq(p->n_fast, 65, "a negation and its write run as one: %u", p->n_fast);
-  cr_assert_eq(rt_split_threads(p, &p->inst[p->fast_list[0]], 2, 0), 2, "the first is split");
+  ls_program *p = split_then_whole("", "x", "y");
   cr_assert_eq(p->inst[p->fast_list[0]].xbytes, 2097152.0f, "%g", (double)p->inst[p->fast_list[0]].xbytes);
   for (int j = 0; j < 64; j++) {
     const rt_inst *x = &p->inst[p->fast_list[1 + j]];
-    cr_assert_eq(rt_split_threads(p, x, 2, 0), 1, "negation %d runs whole", j);
     cr_assert_eq(x->xbytes, j < 32 ? 0.0f : 65536.0f, "negation %d: %g bytes over the other thread's", j, (double)x->xbytes);
   }
   ls_free(p);
