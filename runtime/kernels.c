@@ -359,7 +359,7 @@ static double imm_f64(int64_t imm) {
 #if defined(__AVX512F__)
 /* f32 max (min) of a and b, 16 lanes at a time, the same choices as FMAX (FMIN) of their
  * inputs flushed: a where it is NaN or greater (less) than b, else b (a NaN b, an equal one) */
-static int minmax16(float *d, const float *a, const float *b, size_t n, int is_max) {
+static void minmax16(float *d, const float *a, const float *b, size_t n, int is_max) {
   const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
   const __m512 tiny = _mm512_set1_ps(FLT_MIN);
   for (size_t k = 0; k < n; k += 16) {
@@ -375,7 +375,6 @@ static int minmax16(float *d, const float *a, const float *b, size_t n, int is_m
     const __mmask16 keep = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q) | wins;
     _mm512_mask_storeu_ps(d + k, mk, _mm512_mask_mov_ps(y, keep, x));
   }
-  return 1;
 }
 #endif
 
@@ -385,8 +384,10 @@ static void ew_any(ls_op op, ls_dtype t, uint8_t *d, const uint8_t *a, const uin
   switch (t) {
   case LS_F32:
 #if defined(__AVX512F__)
-    if ((op == LS_OP_MAX || op == LS_OP_MIN) && minmax16((float *)d, (const float *)a, (const float *)b, n, op == LS_OP_MAX))
+    if (op == LS_OP_MAX || op == LS_OP_MIN) {
+      minmax16((float *)d, (const float *)a, (const float *)b, n, op == LS_OP_MAX);
       break;
+    }
 #endif
     ew_f(op, (float *)d, (const float *)a, (const float *)b, (const float *)cc, n, (float)imm_f64(imm));
     break;

@@ -94,8 +94,9 @@ double rt_inst_ns(const ls_program *p, const ls_cost_model *m, const rt_inst *x)
   }
   /* an f32 vsum keeps its sums in registers and stores one vector: the chain rate, what an
    * alu instance costs with no stream of its own to store (the transformer's 128-vector
-   * vsums: 0.8 us measured, 2.9 predicted at the alu rate, 1.1 at the chain's). Not vmax,
-   * whose NaN-keeping kernel goes lane by lane at about the alu rate (ResNet-18's max pool) */
+   * vsums: 0.8 us measured, 2.9 predicted at the alu rate, 1.1 at the chain's). Not vmax:
+   * pooling that still reduces gathered windows with it reads them from memory, at about
+   * the alu rate (ResNet-18's 784 before its max pool ran by phases: 186 us, 204 predicted) */
   if (x->in.op == LS_OP_VSUM && x->in.t0 == LS_F32 && m->chain > 0) return m->per_insn + m->chain * amount;
   if (x->in.op == LS_OP_GATHER && (x->nruns || x->nreps)) { /* by runs: per run, and per byte copied */
     const double sz = (double)ls_dtype_size((ls_dtype)x->in.t0);
