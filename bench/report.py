@@ -299,8 +299,9 @@ def main(argv):
         except OSError:
             pass
         if cross:
-            L.append("  What a thread paid per byte to read what the other thread wrote (`cross`, which "
-                     "the 2-thread predictions charge): %s ns in its %s, the median kept. On this virtual "
+            L.append("  What a cache line cost per byte to come over from the other thread's core, as "
+                     "`lockstep calibrate` measures it by reading what the other thread wrote (`cross`, "
+                     "which the 2-thread predictions charge): %s ns in its %s, the median kept. On this virtual "
                      "machine it has been seen to change from one minute to the next, 0.15 ns and 0.00 "
                      "ns, and the 2-thread latencies with it (docs/ARCHITECTURE.md, \"Predicted time on "
                      "this host\")." % (", ".join(cross), "rounds" if len(cross) > 1 else "round"))

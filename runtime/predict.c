@@ -132,7 +132,7 @@ double rt_cold_fraction(const ls_program *p, const ls_calibration *cal) {
 static double mixed_ns(const ls_program *p, const ls_calibration *cal, int threads, double f, const rt_inst *x) {
   const int t = rt_split_threads(p, x, threads >= 2 ? 2 : 1, 0) > 1 ? 1 : 0;
   double ns = (1 - f) * rt_inst_ns(p, &cal->model[t], x) + (f > 0 ? f * rt_inst_ns(p, &cal->cold[t], x) : 0);
-  if (threads >= 2) /* what it reads that the other thread wrote (verify.c: plan_cross) */
+  if (threads >= 2) /* the lines that come over from the other thread's core (verify.c: plan_cross) */
     ns += ((1 - f) * cal->model[1].cross + f * cal->cold[1].cross) * x->xbytes;
   for (int k = 0; k < x->n_feed; k++) { /* its gathers, split as it is, without an instance's own cost */
     const rt_inst *y = &p->inst[x->feed[k]];
